@@ -1,0 +1,1 @@
+"""Extensions: run lock, run summary, exit code."""

@@ -1,0 +1,1 @@
+"""Pure extraction: responses in, items, links and drop reasons out."""

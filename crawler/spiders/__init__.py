@@ -1,0 +1,1 @@
+"""Spiders: what to crawl, nothing else."""

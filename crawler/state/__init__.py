@@ -1,0 +1,1 @@
+"""Crawl state: SQLite by default, Redis when REDIS_URL is set."""

@@ -1,0 +1,1 @@
+"""Test suite: offline page tests, the replica site, end-to-end crawls."""
