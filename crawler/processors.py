@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 _NEWLINES = str.maketrans("", "", "\r\n")
 _YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
@@ -29,12 +28,8 @@ def ynj_date(text: str | None) -> str | None:
     m = _YMD.search(text)
     if not m:
         return None
+    # Discuz shows what it stored, even an impossible date: keep it as shown, unpadded.
     y, mo, d = (int(g) for g in m.groups())
-    try:
-        date(y, mo, d)
-    except ValueError:
-        # Discuz shows what it stored, even an impossible date; keep it as shown.
-        pass
     return f"{y}-{mo}-{d}"
 
 

@@ -67,6 +67,8 @@ HEXO_RAW_BODY = False
 TSV_LAYOUT = "daily"
 #: fsync each TSV file once a row is written (durability before the post is marked emitted).
 TSV_FSYNC = True
+#: The ``YYYY-MM-DD`` naming the run's TSV files; empty = the crawl's UTC start date.
+TSV_DATE = ""
 
 ITEM_PIPELINES = {
     "crawler.pipelines.tsv.TsvWriterPipeline": 500,

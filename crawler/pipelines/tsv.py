@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from datetime import UTC, datetime
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
@@ -35,10 +35,8 @@ def append_whole(path: Path, data: bytes, fsync: bool) -> None:
             if fsync:
                 os.fsync(fd)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)
-            except OSError:
-                pass
             raise OutputError(exc.errno or errno.EIO, f"cannot write {path}: {exc.strerror}") from exc
     finally:
         os.close(fd)
