@@ -44,3 +44,11 @@ def crawl(spider: str, data_dir: Path, settings: dict[str, str], timeout: float 
 
 def read_rows(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def dumped_stats(log: str) -> dict[str, str]:
+    """The ``Dumping Scrapy stats`` block of a crawl log, as key -> value text."""
+    import re
+
+    block = log.rpartition("Dumping Scrapy stats:")[2]
+    return dict(re.findall(r"'([^']+)': ([^,\n]+)", block))

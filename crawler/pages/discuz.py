@@ -238,7 +238,7 @@ def _post(response: TextResponse, div: Selector, pid: str) -> PagePost:
         poster_url = response.urljoin(href) if href and _UID.search(href) else None
     else:
         # Deleted users show their name and "该用户已被删除"; anonymous posts show 匿名.
-        poster = _text(authi.xpath("text()")) or _text(authi)
+        poster = _text(authi, "normalize-space(text())") or _text(authi)
         poster_url = None
     plc = div.css("td.plc")
     body = div.css(f"td.t_f#postmessage_{pid}")
