@@ -99,7 +99,8 @@ def test_invalid_gbk_bytes_decode_with_replacement_characters() -> None:
 
 def test_gbk_is_decoded_as_gb18030() -> None:
     # U+20AC (€) is 0x80 in Windows-936 but only gb18030 maps four-byte sequences such as this one.
-    body = '<div id="postlist"><div id="post_1"><table><tr><td class="plc"><div class="pct"><td class="t_f" id="postmessage_1">'
+    body = ('<div id="postlist"><div id="post_1"><table><tr><td class="plc"><div class="pct">'
+            '<td class="t_f" id="postmessage_1">')
     raw = body.encode("ascii") + "𠀀".encode("gb18030") + b"</td></div></td></tr></table></div></div>"
     page = discuz.thread_page(gbk_response("https://bbs.51credit.com/thread-9-1-1.html", raw))
     assert page.posts[0].content == "𠀀"
