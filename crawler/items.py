@@ -15,6 +15,7 @@ class ForumPost:
         "pid", "poster", "poster_url", "poster_registered", "floor", "content",
     )  # fmt: skip
     tsv_key: ClassVar[str] = "pid"
+    record_kind: ClassVar[str] = "post"
 
     tid: str
     """Discuz thread id, decimal digits."""

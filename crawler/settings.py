@@ -50,6 +50,10 @@ CREDIT51_BASE_URL = "https://bbs.51credit.com/"
 CREDIT51_FORUMS: list[str] = []
 #: Listing pages to walk per forum; 0 = all.
 CREDIT51_MAX_LISTING_PAGES = 0
+#: Fetch a thread again only when its listing row shows a newer last reply, from the page new posts land on.
+CREDIT51_INCREMENTAL = True
+#: Posts per thread page on the forum (51credit: 20); where the next reply lands.
+CREDIT51_POSTS_PER_PAGE = 20
 
 # --- Sina Finance ----------------------------------------------------------------------------------------
 SINA_ROLL_API_URL = "https://feed.mix.sina.com.cn/api/roll/get"
@@ -70,9 +74,15 @@ TSV_FSYNC = True
 #: The ``YYYY-MM-DD`` naming the run's TSV files; empty = the crawl's UTC start date.
 TSV_DATE = ""
 
+# Order is the exactly-once contract: drop duplicates, write the other outputs, write the TSV row (the commit
+# record), then mark the record emitted in the crawl state.
 ITEM_PIPELINES = {
+    "crawler.pipelines.dedupe.DuplicatePostPipeline": 200,
     "crawler.pipelines.tsv.TsvWriterPipeline": 500,
+    "crawler.pipelines.emitted.EmittedPipeline": 900,
 }
 
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
-EXTENSIONS: dict[str, int] = {}
+EXTENSIONS: dict[str, int] = {
+    "crawler.extensions.runs.RunsExtension": 0,
+}

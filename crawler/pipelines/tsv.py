@@ -13,13 +13,10 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.extensions.runs import OutputError, stop_run
 from crawler.processors import tsv_row
 
 LAYOUTS = ("daily", "per-post")
-
-
-class OutputError(OSError):
-    """Writing an output failed (disk full, permissions); nothing partial was left behind."""
 
 
 def append_whole(path: Path, data: bytes, fsync: bool) -> None:
@@ -42,8 +39,25 @@ def append_whole(path: Path, data: bytes, fsync: bool) -> None:
         os.close(fd)
 
 
+def replace_whole(path: Path, data: bytes, fsync: bool) -> None:
+    """Write ``path`` as a whole new file: written beside it, then renamed over it."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("wb") as f:
+            f.write(data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(exc.errno or errno.EIO, f"cannot write {path}: {exc.strerror}") from exc
+
+
 class TsvWriterPipeline:
     """Writes every item that declares ``tsv_columns`` under ``DATA_DIR/tsv/{spider}/``."""
+
+    crawler: Crawler | None = None
 
     def __init__(self, data_dir: Path, spider_name: str, layout: str, fsync: bool, day: str) -> None:
         if layout not in LAYOUTS:
@@ -68,6 +82,7 @@ class TsvWriterPipeline:
             day=day,
         )
         pipeline.stats = crawler.stats
+        pipeline.crawler = crawler
         return pipeline
 
     stats: Any = None
@@ -85,9 +100,18 @@ class TsvWriterPipeline:
         adapter = ItemAdapter(item)
         row = tsv_row([adapter.get(name) for name in columns])
         path = self.path_for(str(adapter.get(item.tsv_key)))
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = (row if self.layout == "per-post" else row + "\n").encode("utf-8")
-        append_whole(path, data, self.fsync)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if self.layout == "per-post":
+                replace_whole(path, data, self.fsync)
+            else:
+                append_whole(path, data, self.fsync)
+        except OSError as exc:
+            error = exc if isinstance(exc, OutputError) else OutputError(exc.errno or errno.EIO, f"{path}: {exc}")
+            if self.crawler is not None:
+                stop_run(self.crawler, "output_failure", str(error))
+            raise error from exc
         self.rows_written += 1
         if self.stats is not None:
             self.stats.inc_value("tsv/rows_written")

@@ -1,4 +1,4 @@
-"""``scrapy crawl 51credit``: forum listings, then every page of every thread, one item per post."""
+"""``scrapy crawl 51credit``: forum listings, then the pages of new or changed threads, one item per post."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
 
 from crawler.items import ForumPost
 from crawler.pages import discuz
 from crawler.pages.discuz import ThreadRef
+from crawler.state import CrawlState, ThreadState, state_for
+from crawler.state.progress import ThreadProgress
 
 
 def _forum_list(value: Any) -> list[str]:
@@ -25,14 +29,29 @@ def _forum_list(value: Any) -> list[str]:
     return forums
 
 
+def first_page_to_fetch(seen: ThreadState | None, ref: ThreadRef, posts_per_page: int) -> int | None:
+    """Where new posts of a thread can be, given what an earlier run saw; None when nothing changed."""
+    if seen is None:
+        return 1
+    if ref.last_reply is not None and seen.last_reply == ref.last_reply:
+        return None
+    page = seen.posts_seen // posts_per_page + 1
+    if ref.replies is not None:
+        page = min(page, (ref.replies + 1 + posts_per_page - 1) // posts_per_page)
+    return max(1, page)
+
+
 class Credit51Spider(scrapy.Spider):
     name = "51credit"
+    record_types = (ForumPost,)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.base_url = ""
         self.forums: list[str] = []
         self.max_listing_pages = 0
+        self.incremental = True
+        self.progress = ThreadProgress(20)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Credit51Spider:
@@ -45,7 +64,20 @@ class Credit51Spider(scrapy.Spider):
         spider.base_url = base
         spider.forums = _forum_list(settings.get("CREDIT51_FORUMS"))
         spider.max_listing_pages = settings.getint("CREDIT51_MAX_LISTING_PAGES", 0)
+        spider.incremental = settings.getbool("CREDIT51_INCREMENTAL", True)
+        spider.progress = ThreadProgress(settings.getint("CREDIT51_POSTS_PER_PAGE", 20))
+        crawler.signals.connect(spider.item_written, signal=signals.item_scraped)
+        crawler.signals.connect(spider.item_written, signal=signals.item_dropped)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
+
+    @property
+    def state(self) -> CrawlState:
+        return state_for(self.crawler)
+
+    def count(self, key: str, n: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"51credit/{key}", n)
 
     async def start(self) -> AsyncIterator[Any]:
         if self.forums:
@@ -58,14 +90,14 @@ class Credit51Spider(scrapy.Spider):
         return scrapy.Request(f"{self.base_url}forum-{fid}-{page}.html", callback=self.parse_listing,
                               cb_kwargs={"fid": fid, "page": page})
 
-    def thread_request(self, ref: ThreadRef, page: int) -> scrapy.Request:
+    def thread_request(self, ref: ThreadRef, page: int, entry: bool = False) -> scrapy.Request:
+        self.progress.page_requested(ref.tid, page, ref.last_reply)
         return scrapy.Request(f"{self.base_url}thread-{ref.tid}-{page}-1.html", callback=self.parse_thread,
-                              cb_kwargs={"ref": ref, "page": page})
+                              errback=self.thread_failed, cb_kwargs={"ref": ref, "page": page, "entry": entry})
 
     def drop(self, response: Response, reasons: list[str]) -> None:
         for reason in reasons:
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value(f"51credit/dropped/{reason}")
+            self.count(f"dropped/{reason}")
             self.logger.warning("dropped: %s (%s)", reason, response.url)
 
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
@@ -85,7 +117,14 @@ class Credit51Spider(scrapy.Spider):
         listing = discuz.listing_page(response)
         self.drop(response, listing.drops)
         for ref in listing.threads:
-            yield self.thread_request(ref, 1)
+            start = 1
+            if self.incremental:
+                found = first_page_to_fetch(self.state.thread(ref.tid), ref, self.progress.posts_per_page)
+                if found is None:
+                    self.count("threads_unchanged")
+                    continue
+                start = found
+            yield self.thread_request(ref, start, entry=True)
         last = listing.total_pages
         if self.max_listing_pages:
             last = min(last, self.max_listing_pages)
@@ -93,24 +132,47 @@ class Credit51Spider(scrapy.Spider):
             for n in range(2, last + 1):
                 yield self.listing_request(fid, n)
 
-    def parse_thread(self, response: Response, ref: ThreadRef, page: int) -> Iterator[Any]:
+    def parse_thread(self, response: Response, ref: ThreadRef, page: int, entry: bool = False) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self.drop(response, ["thread page is not text"])
+            self.progress.page_failed(ref.tid)
             return
         thread = discuz.thread_page(response)
         self.drop(response, thread.drops)
+        if thread.drops:
+            self.progress.page_failed(ref.tid)
         url = f"{self.base_url}thread-{ref.tid}-{page}-1.html"
+        items = []
         for post in thread.posts:
             if post.hidden:
-                assert self.crawler.stats is not None
-                self.crawler.stats.inc_value("51credit/hidden_posts")
-            yield ForumPost(
+                self.count("hidden_posts")
+            items.append(ForumPost(
                 tid=ref.tid, forum_group=thread.forum_group, forum=thread.forum, title=thread.title or ref.title,
                 thread_url=url, author=ref.author, author_url=ref.author_url, thread_date=ref.created,
                 pid=post.pid, poster=post.poster, poster_url=post.poster_url,
                 poster_registered=post.poster_registered, floor=post.floor, content=post.content,
                 posted_at=post.posted_at, page=page,
-            )
-        if page == 1:
-            for n in range(2, thread.total_pages + 1):
+            ))
+        if entry:
+            for n in range(page + 1, thread.total_pages + 1):
                 yield self.thread_request(ref, n)
+        done = self.progress.page_parsed(ref.tid, page, thread.total_pages, len(thread.posts), len(items))
+        if done:
+            self.state.save_thread(done)
+        yield from items
+
+    def thread_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.progress.page_failed(request.cb_kwargs["ref"].tid)
+        self.count("thread_pages_failed")
+        self.logger.warning("thread page failed: %s (%s)", request.url, failure.getErrorMessage())
+
+    def item_written(self, item: Any, **kwargs: Any) -> None:
+        if isinstance(item, ForumPost):
+            done = self.progress.item_done(item.tid)
+            if done:
+                self.state.save_thread(done)
+
+    def item_failed(self, item: Any, **kwargs: Any) -> None:
+        if isinstance(item, ForumPost):
+            self.progress.item_done(item.tid, ok=False)
