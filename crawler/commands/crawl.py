@@ -44,7 +44,10 @@ class Command(ScrapyCrawl):
             self.exitcode = int(ExitCode.LOCKED)
             return
         if self.crawler_process.bootstrap_failed:
-            self.exitcode = int(ExitCode.FAILED)
+            failed_output = stats.get("run/output_failure")
+            if failed_output:
+                print(f"not started: {failed_output}", file=sys.stderr)
+            self.exitcode = int(ExitCode.OUTPUT_FAILED if failed_output else ExitCode.FAILED)
             return
         from crawler.extensions.runs import RunsExtension
 

@@ -53,6 +53,10 @@ class CrawlState(Protocol):
         """The byte offset of ``source`` up to which every record is known to be marked."""
         ...
 
+    def flush(self) -> None:
+        """Make every change so far durable."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -69,9 +73,15 @@ def state_for(crawler: Crawler) -> CrawlState:
 
             state = RedisState.from_settings(settings)
         else:
+            from crawler.errors import OutputError
             from crawler.state.sqlite import SqliteState
 
-            state = SqliteState(Path(settings.get("DATA_DIR", "data")) / "state.sqlite")
+            try:
+                state = SqliteState(Path(settings.get("DATA_DIR", "data")) / "state.sqlite")
+            except OutputError as exc:
+                assert crawler.stats is not None
+                crawler.stats.set_value("run/output_failure", str(exc))
+                raise
         _STATES[crawler] = state
         crawler.signals.connect(state.close, signal=signals.engine_stopped, weak=False)
     return state

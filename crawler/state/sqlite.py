@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,14 +37,49 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 class SqliteState:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Writes are grouped into one transaction per ``commit_every`` changes or ``commit_seconds``.
+
+    Losing the last group to a crash is safe: emitted records are recovered from the TSV tail
+    (``EmittedPipeline.reconcile``) and an unsaved thread is fetched again, its posts deduplicated.
+    """
+
+    def __init__(self, path: Path, commit_every: int = 500, commit_seconds: float = 2.0) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.commit_every = commit_every
+        self.commit_seconds = commit_seconds
+        self._pending = 0
+        self._since = time.monotonic()
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+
+    def _changed(self) -> None:
+        """Called under the lock after a write: open a group, or commit it when it is big or old enough."""
+        if not self._db.in_transaction:
+            return
+        self._pending += 1
+        if self._pending >= self.commit_every or time.monotonic() - self._since >= self.commit_seconds:
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._pending = 0
+        self._since = time.monotonic()
+
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+            self._since = time.monotonic()
+
+    def flush(self) -> None:
+        """Commit the open group now."""
+        with self._lock, _writing(self.path):
+            self._commit()
 
     def thread(self, tid: str) -> ThreadState | None:
         with self._lock:
@@ -54,10 +90,12 @@ class SqliteState:
 
     def save_thread(self, state: ThreadState) -> None:
         with self._lock, _writing(self.path):
+            self._begin()
             self._db.execute(
                 "INSERT OR REPLACE INTO threads (tid, last_reply, pages, posts_seen) VALUES (?, ?, ?, ?)",
                 (state.tid, state.last_reply, state.pages, state.posts_seen),
             )
+            self._changed()
 
     def emitted(self, kind: str, key: str, version: str = "") -> bool:
         with self._lock:
@@ -82,17 +120,21 @@ class SqliteState:
 
     def mark_emitted(self, kind: str, key: str, version: str = "") -> None:
         with self._lock, _writing(self.path):
+            self._begin()
             self._db.execute(
                 "INSERT OR IGNORE INTO emitted (kind, key, version) VALUES (?, ?, ?)", (kind, key, version)
             )
+            self._changed()
 
     def set_checkpoint(self, source: str, offset: int) -> None:
         with self._lock, _writing(self.path):
+            self._begin()
             self._db.execute(
                 "INSERT INTO checkpoints (source, offset) VALUES (?, ?) "
                 "ON CONFLICT(source) DO UPDATE SET offset = max(offset, excluded.offset)",
                 (source, offset),
             )
+            self._changed()
 
     def checkpoint(self, source: str) -> int:
         with self._lock:
@@ -101,4 +143,8 @@ class SqliteState:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._commit()
+            except sqlite3.OperationalError:
+                self._db.rollback()  # disk full at the end: the next run reconciles from the TSV files
             self._db.close()

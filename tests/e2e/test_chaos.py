@@ -1,0 +1,60 @@
+"""SIGKILL at random moments, then a run to the end: every post written, each exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.helpers import FAST, ROOT, crawl, read_rows
+from tests.replica.discuz import DiscuzSite, generated_board
+from tests.replica.server import Replica, Request, Response, serving
+
+KILLS = 20
+
+
+class Slow:
+    """Delays every answer a little so that kills land in the middle of the crawl."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def handle(self, request: Request) -> Response | None:
+        time.sleep(self.seconds)
+        return None
+
+
+def test_kill_9_twenty_times_then_finish(tmp_path: Path) -> None:
+    board = generated_board(forums=2, threads_per_forum=15, max_posts=60, seed=7)
+    expected = sorted(str(p.pid) for t in board.threads.values() for p in t.posts)
+    rng = random.Random(20261123)
+    with serving(Replica([Slow(0.03), DiscuzSite(board)])) as server:
+        settings = {**FAST, "CREDIT51_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
+                    "CONCURRENT_REQUESTS_PER_DOMAIN": "4", "LOG_LEVEL": "WARNING"}
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "51credit"]
+        for name, value in settings.items():
+            cmd += ["-s", f"{name}={value}"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        kills = attempts = 0
+        while kills < KILLS and attempts < 2 * KILLS:
+            attempts += 1
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.5, 2.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        final = crawl("51credit", tmp_path, {"CREDIT51_BASE_URL": server.base_url})
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert kills == KILLS, f"only {kills} of {attempts} runs were still going when killed"
+    rows = [r for p in sorted((tmp_path / "tsv" / "51credit").glob("*.tsv")) for r in read_rows(p)]
+    assert all(len(r.split("\t")) == 15 for r in rows)
+    counts = Counter(r.split("\t")[8] for r in rows)
+    duplicates = {pid: n for pid, n in counts.items() if n > 1}
+    assert not duplicates
+    assert sorted(counts) == expected
