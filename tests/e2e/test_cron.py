@@ -116,3 +116,30 @@ def test_full_disk_ends_with_output_failure_and_next_run_completes(tmp_path: Pat
     assert again.returncode == 0, again.stderr[-3000:]
     pids = [r.split("\t")[8] for r in read_rows(tsv_today(tmp_path))]
     assert sorted(pids) == all_pids
+
+
+def test_graceful_stop_with_jobdir_resumes_and_writes_each_post_once(tmp_path: Path) -> None:
+    board = generated_board(forums=2, threads_per_forum=12, max_posts=60, seed=3)
+    all_pids = sorted(str(p.pid) for t in board.threads.values() for p in t.posts)
+    from tests.e2e.test_chaos import Slow
+
+    with serving(Replica([Slow(0.15), DiscuzSite(board)])) as server:
+        settings = {**FAST, "CREDIT51_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
+                    "JOBDIR": str(tmp_path / "job"), "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "51credit"]
+        for name, value in settings.items():
+            cmd += ["-s", f"{name}={value}"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        import time
+
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == ExitCode.INTERRUPTED, stderr[-2000:]
+        assert (tmp_path / "job" / "requests.queue").exists()
+        stopped_at = len(read_rows(tsv_today(tmp_path)))
+        assert 0 < stopped_at < len(all_pids)
+        resumed = crawl("51credit", tmp_path, {"CREDIT51_BASE_URL": server.base_url, "JOBDIR": str(tmp_path / "job")})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert sorted(r.split("\t")[8] for r in read_rows(tsv_today(tmp_path))) == all_pids
