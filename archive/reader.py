@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -24,6 +24,8 @@ MAX_HTTP_HEAD = 1024 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024
 
 Source = str | os.PathLike[str] | BinaryIO
+#: Keep every block, none, or those a predicate picks once the record's header is read.
+KeepBlock = bool | Callable[["WarcRecord"], bool]
 
 
 class WarcFormatError(Exception):
@@ -470,13 +472,16 @@ def _make_source(raw: BinaryIO, base: int = 0) -> _Src:
     return _PlainSource(raw, head, base)
 
 
-def iter_records(source: Source, *, keep_block: bool = False, tolerant: bool = False) -> Iterator[WarcRecord]:
+def iter_records(
+    source: Source, *, keep_block: KeepBlock = False, tolerant: bool = False
+) -> Iterator[WarcRecord]:
     """Each record of a WARC stream (gzip-per-record or uncompressed), in order.
 
     ``source`` is a path, ``-`` for stdin, or a binary file object. Blocks are streamed through the
     digests; ``keep_block=True`` also keeps a copy (spilled to a temporary file past 1 MiB) on each
-    record. By default any framing problem raises :class:`WarcFormatError`; ``tolerant=True`` reports
-    problems a gzip member boundary lets the reader recover from as ``record.issues`` and goes on.
+    record (or on those a predicate picks by header). By default any framing problem raises
+    :class:`WarcFormatError`; ``tolerant=True`` reports problems a gzip member boundary lets the reader
+    recover from as ``record.issues`` and goes on.
     """
     with open_source(source) as raw:
         src = _make_source(raw)
@@ -495,7 +500,9 @@ def read_record_at(path: str | os.PathLike[str], offset: int, *, keep_block: boo
     )
 
 
-def _iter_from(src: _Src, *, keep_block: bool, tolerant: bool, limit: int | None) -> Iterator[WarcRecord]:
+def _iter_from(
+    src: _Src, *, keep_block: KeepBlock, tolerant: bool, limit: int | None
+) -> Iterator[WarcRecord]:
     count = 0
     if isinstance(src, _GzipSource) and not src.start_member():
         return
@@ -525,7 +532,7 @@ def _fatal_or_skip(src: _Src, record: WarcRecord, rule: str, message: str) -> Wa
     return record
 
 
-def _read_record(src: _Src, *, keep_block: bool) -> WarcRecord:
+def _read_record(src: _Src, *, keep_block: KeepBlock) -> WarcRecord:
     record = WarcRecord(offset=src.position())
     record.member_aligned = src.at_member_start()
     if not record.member_aligned:
@@ -586,7 +593,8 @@ def _read_record(src: _Src, *, keep_block: bool) -> WarcRecord:
             return _fatal_or_skip(src, record, "mandatory-fields", "record has no Content-Length")
         message = f"Content-Length {length_text!r} is not a number"
         return _fatal_or_skip(src, record, "content-length", message)
-    _read_block(src, record, declared, keep_block=keep_block)
+    keep = keep_block(record) if callable(keep_block) else keep_block
+    block_tail = _read_block(src, record, declared, keep_block=keep)
     if record.block_length < declared:
         if isinstance(src, _PlainSource):
             raise WarcFormatError(
@@ -599,8 +607,11 @@ def _read_record(src: _Src, *, keep_block: bool) -> WarcRecord:
         record.issues.append(
             Issue(
                 "content-length",
-                f"Content-Length {declared} but the record's gzip member holds a block of at most "
-                f"{record.block_length} octets",
+                f"Content-Length {declared} but the record's gzip member holds a block of "
+                f"{record.block_length - 4} octets"
+                if block_tail == b"\r\n\r\n"
+                else f"Content-Length {declared} but the record's gzip member ends {record.block_length} "
+                "octets into the block, without CRLF CRLF",
             )
         )
         record.length = src.member_end - record.offset
@@ -634,13 +645,14 @@ def _read_record(src: _Src, *, keep_block: bool) -> WarcRecord:
         return record
     extra, tail = src.drain()
     record.broken = True
+    # With the member's end known, the true block length is what lies between header and final CRLF CRLF.
     rest = len(trailer) + extra
-    if (trailer + tail)[-4:] == b"\r\n\r\n" and rest >= 4:
+    if (block_tail + trailer + tail)[-4:] == b"\r\n\r\n":
         record.issues.append(
             Issue(
                 "content-length",
-                f"Content-Length {declared} but the block is {declared + rest - 4} octets "
-                "(the record's gzip member runs on past the declared length)",
+                f"Content-Length {declared} but the record's gzip member holds a block of "
+                f"{declared + rest - 4} octets",
             )
         )
     else:
@@ -654,7 +666,8 @@ def _read_record(src: _Src, *, keep_block: bool) -> WarcRecord:
     return record
 
 
-def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: bool) -> None:
+def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: bool) -> bytes:
+    """Stream the block through digests (and a spool); returns its last four octets."""
     block_digests = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
     record.block_digests = block_digests
     spool: IO[bytes] | None = None
@@ -669,6 +682,7 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
     dechunker: Dechunker | None = None
     remaining = declared
     read = 0
+    last4 = b""
 
     def feed_payload(data: bytes) -> None:
         if raw_payload is None:
@@ -688,6 +702,7 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
             break
         remaining -= len(chunk)
         read += len(chunk)
+        last4 = (last4 + chunk)[-4:]
         for digester in block_digests.values():
             digester.update(chunk)
         if spool is not None:
@@ -722,6 +737,7 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
     if spool is not None:
         spool.seek(0)
         record.block = spool
+    return last4
 
 
 def iter_paths(paths: list[str | Path]) -> Iterator[Path]:
