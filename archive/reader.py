@@ -748,3 +748,62 @@ def iter_paths(paths: list[str | Path]) -> Iterator[Path]:
             yield from sorted(p for p in path.iterdir() if p.name.endswith((".warc.gz", ".warc")))
         else:
             yield path
+
+
+def decode_content(chunks: Iterator[bytes], content_encoding: bytes | None) -> Iterator[bytes]:
+    """Undo the content codings named in a ``Content-Encoding`` value (gzip, deflate, br), streaming.
+
+    Codings are undone last-applied first; ``identity`` is skipped. An unknown coding raises
+    ValueError naming it.
+    """
+    codings = [c.strip().lower() for c in (content_encoding or b"").split(b",") if c.strip()]
+    stream = chunks
+    for coding in reversed(codings):
+        if coding in (b"identity", b""):
+            continue
+        if coding in (b"gzip", b"x-gzip"):
+            stream = _inflate(stream, zlib.MAX_WBITS | 32)
+        elif coding == b"deflate":
+            stream = _inflate(stream, None)
+        elif coding == b"br":
+            stream = _unbrotli(stream)
+        else:
+            raise ValueError(
+                f"Content-Encoding {coding.decode('latin-1')!r} cannot be decoded here; "
+                "extract the raw payload with --raw"
+            )
+    return stream
+
+
+def _inflate(chunks: Iterator[bytes], wbits: int | None) -> Iterator[bytes]:
+    """Inflate a stream; ``wbits=None`` means HTTP "deflate": zlib-wrapped or raw, told by the first byte."""
+    dec: zlib._Decompress | None = None if wbits is None else zlib.decompressobj(wbits)
+    for chunk in chunks:
+        data = chunk
+        while data:
+            if dec is None:
+                dec = zlib.decompressobj(zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS)
+            out = dec.decompress(data, CHUNK)  # bounded: a small body may inflate enormously
+            if out:
+                yield out
+            data = dec.unconsumed_tail
+            if dec.eof:
+                if wbits is None or not dec.unused_data:
+                    return
+                # Several concatenated gzip members make one body.
+                data = dec.unused_data
+                dec = zlib.decompressobj(wbits)
+    if dec is not None:
+        tail = dec.flush()
+        if tail:
+            yield tail
+
+
+def _unbrotli(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        import brotli
+    except ImportError as exc:
+        raise ValueError("Content-Encoding 'br' needs the brotli package: pip install brotli") from exc
+    dec = brotli.Decompressor()
+    for chunk in chunks:
+        yield dec.process(chunk)
