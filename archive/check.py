@@ -589,7 +589,9 @@ def check(paths: Iterable[str | Path], *, search_siblings: bool = True) -> Check
     return checker.report
 
 
-def print_report(report: CheckReport, out: TextIO = sys.stdout) -> None:
+def print_report(report: CheckReport, out: TextIO | None = None) -> None:
+    """One line per violation (``file:offset: rule: message``), then a summary; on stdout by default."""
+    out = out or sys.stdout
     for violation in report.violations:
         print(violation, file=out)
     if report.ok:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -62,8 +61,8 @@ def closed_warcs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def index_paths(paths: Iterable[str | Path], progress: TextIO | None = sys.stderr) -> list[Path]:
-    """Index every closed WARC named or in named directories; one progress line per file on ``progress``."""
+def index_paths(paths: Iterable[str | Path], progress: TextIO | None = None) -> list[Path]:
+    """Index every closed WARC named or in named directories; one line per file on ``progress`` if given."""
     warcs = closed_warcs(paths)
     written = []
     for number, warc in enumerate(warcs, 1):

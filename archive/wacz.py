@@ -147,7 +147,7 @@ def build_wacz(
     title: str | None = None,
     description: str | None = None,
     created: datetime | None = None,
-    progress: TextIO | None = sys.stderr,
+    progress: TextIO | None = None,
 ) -> Path:
     """Write a WACZ 1.1.1 file at ``output`` from closed WARC files (or directories of them).
 
@@ -155,6 +155,7 @@ def build_wacz(
     per-WARC CDXJ files (``x.cdxj`` beside each WARC, built when missing or stale) are merged into
     ``indexes/index.cdx.gz``. ``pages`` are ``Page`` values or ``(url, ts, title)`` tuples; when None
     they are derived with :func:`pages_from_warcs`. The file appears at ``output`` only once complete.
+    ``progress``, when given, gets a line per WARC stored.
     """
     files = closed_warcs(warcs)
     if not files:
