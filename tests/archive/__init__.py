@@ -1,0 +1,1 @@
+"""Tests of the ``archive`` package (WARC writing, reading, checking, indexing, packaging)."""
