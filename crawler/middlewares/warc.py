@@ -39,6 +39,7 @@ from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.exceptions import DownloadTimeoutError, NotConfigured, StopDownload
 from scrapy.http import Headers, Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 
 from crawler.middlewares.handler import FaithfulHTTP11DownloadHandler, WireExchange, pop_wire_exchange
@@ -228,6 +229,7 @@ class WarcSession:
         warcinfo: dict[str, str],
         digest_index_path: Path | None,
         stats: StatsCollector | None = None,
+        stop_crawl: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.prefix = prefix
@@ -236,9 +238,11 @@ class WarcSession:
         self.warcinfo = warcinfo
         self.digest_index_path = digest_index_path
         self.stats = stats
+        self.stop_crawl = stop_crawl
         self._writer: ExchangeWriter | None = None
         self._digest_index: Any = None
         self._closed = False
+        self._failed = False
 
     @classmethod
     def for_crawler(cls, crawler: Crawler) -> WarcSession:
@@ -292,6 +296,7 @@ class WarcSession:
             warcinfo=warcinfo,
             digest_index_path=digest_index_path,
             stats=crawler.stats,
+            stop_crawl=lambda reason: _close_spider(crawler, reason),
         )
         crawler.signals.connect(session.open, signal=signals.spider_opened)
         crawler.signals.connect(session.close, signal=signals.spider_closed)
@@ -299,6 +304,7 @@ class WarcSession:
 
     def open_writer(self) -> ExchangeWriter:
         """A new ``archive.writer.WarcWriter`` for this crawl (it salvages leftover ``.open`` files)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
         from archive.writer import WarcWriter
 
         if self.digest_index_path is not None:
@@ -306,7 +312,6 @@ class WarcSession:
 
             self.digest_index_path.parent.mkdir(parents=True, exist_ok=True)
             self._digest_index = SqliteDigestIndex(self.digest_index_path)
-        self.directory.mkdir(parents=True, exist_ok=True)
         writer: ExchangeWriter = WarcWriter(
             self.directory,
             prefix=self.prefix,
@@ -331,12 +336,36 @@ class WarcSession:
         if self._closed:
             raise RuntimeError(f"the WARC session for {self.directory} is closed: nothing more goes in")
         if self._writer is None:
-            self._writer = self.open_writer()
+            try:
+                self._writer = self.open_writer()
+            except Exception as exc:
+                self._fail("opening a WARC file", exc)
+                raise
         return self._writer
+
+    def _fail(self, action: str, exc: Exception) -> None:
+        """Count a failure; on the first, stop the crawl: pages fetched from now on would go unarchived."""
+        if self.stats is not None:
+            self.stats.inc_value("warc/errors")
+        if self._failed:
+            return
+        self._failed = True
+        logger.error(
+            "%s in %s failed: %r. Stopping the crawl so that nothing is fetched without being archived; "
+            "fix the cause (disk space, permissions, WARC_DIR) and run the crawl again",
+            action, self.directory, exc,
+        )
+        if self.stop_crawl is not None:
+            self.stop_crawl("warc_error")
 
     def write_exchange(self, fields: ExchangeFields) -> WrittenIds:
         """Write one exchange (request and response or revisit records) and count it."""
-        written = self.writer().write_exchange(self.make_exchange(fields))
+        writer = self.writer()
+        try:
+            written = writer.write_exchange(self.make_exchange(fields))
+        except Exception as exc:
+            self._fail(f"writing the exchange of {fields['url']}", exc)
+            raise
         if self.stats is not None:
             self.stats.inc_value("warc/records", 2)
             if written.revisit:
@@ -349,7 +378,12 @@ class WarcSession:
 
     def write_metadata(self, target_uri: str, concurrent_to: str, fields: list[tuple[str, str]]) -> str:
         """Write one metadata record linked to the record ``concurrent_to``; return its id."""
-        record_id = self.writer().write_metadata(target_uri, concurrent_to, fields)
+        writer = self.writer()
+        try:
+            record_id = writer.write_metadata(target_uri, concurrent_to, fields)
+        except Exception as exc:
+            self._fail(f"writing the metadata of {target_uri}", exc)
+            raise
         if self.stats is not None:
             self.stats.inc_value("warc/records")
         return record_id
@@ -366,6 +400,11 @@ class WarcSession:
             close_index: Callable[[], None] | None = getattr(self._digest_index, "close", None)
             if close_index is not None:
                 close_index()
+
+
+def _close_spider(crawler: Crawler, reason: str) -> None:
+    if crawler.engine is not None and crawler.engine.spider is not None:
+        deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 
 @dataclass

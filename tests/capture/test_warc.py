@@ -502,3 +502,44 @@ def test_closed_session_refuses_writes() -> None:
     session.close()
     with pytest.raises(RuntimeError, match="closed"):
         session.writer()
+
+
+class FailingSession(RecordingSession):
+    """A session whose disk is full."""
+
+    def open_writer(self) -> Any:
+        writer = super().open_writer()
+
+        def full(exchange: SimpleNamespace) -> SimpleNamespace:
+            raise OSError(28, "No space left on device")
+
+        writer.write_exchange = full
+        return writer
+
+
+def test_write_failure_stops_the_crawl_once() -> None:
+    stops: list[str] = []
+    crawler = project_crawler()
+    assert crawler.stats is not None
+    session = FailingSession(stats=crawler.stats, stop_crawl=stops.append)
+    middleware = WarcCaptureMiddleware(session, default_maxsize=0)
+    for path in ("a", "b"):
+        request = Request(f"http://example.org/{path}")
+        _WIRE[request] = wire_for()
+        with pytest.raises(OSError, match="No space"):
+            middleware.process_response(request, Response(request.url, body=b"x"))
+    assert stops == ["warc_error"]
+    assert crawler.stats.get_value("warc/errors") == 2
+
+
+def test_open_failure_stops_the_crawl(tmp_path: Path) -> None:
+    stops: list[str] = []
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the WARC directory should be")
+    session = WarcSession(
+        directory=blocked / "warc", prefix="p", hostname="h", max_bytes=10, warcinfo={},
+        digest_index_path=None, stop_crawl=stops.append,
+    )  # fmt: skip
+    with pytest.raises(OSError):
+        session.open()
+    assert stops == ["warc_error"]
