@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,3 +73,19 @@ def server() -> Iterator[ReplicaServer]:
 def recorded_crawl(server: ReplicaServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
     """One crawl of every case, the middlewares writing to a recording writer instead of WARC files."""
     return run_crawl(server, tmp_path_factory.mktemp("recorded"), "--fake-writer")
+
+
+@pytest.fixture(scope="session")
+def warc_crawl(server: ReplicaServer, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    """One crawl of every case written by the real ``archive.writer.WarcWriter`` into ``out/data/warc``."""
+    return run_crawl(server, tmp_path_factory.mktemp("warc"))
+
+
+@pytest.fixture(scope="session")
+def second_warc_crawl(
+    server: ReplicaServer, warc_crawl: Crawl, tmp_path_factory: pytest.TempPathFactory
+) -> Crawl:
+    """The same crawl again over a copy of the first one's DATA_DIR (WARC files and digest index)."""
+    out = tmp_path_factory.mktemp("warc-again")
+    shutil.copytree(warc_crawl.out / "data", out / "data")
+    return run_crawl(server, out)
