@@ -415,7 +415,6 @@ class _Arrived:
     expected_length: int
     started: datetime
     chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
 
 
 def truncation_from_flags(flags: list[str]) -> str | None:
@@ -459,7 +458,6 @@ class WarcCaptureMiddleware:
         arrived = self._arrived.get(request)
         if arrived is not None:
             arrived.chunks.append(data)
-            arrived.size += len(data)
 
     def process_response(self, request: Request, response: Response) -> Response:
         arrived = self._arrived.pop(request, None)
