@@ -86,3 +86,36 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
 EXTENSIONS: dict[str, int] = {
     "crawler.extensions.runs.RunsExtension": 0,
 }
+
+# --- WARC capture ----------------------------------------------------------------------------------------
+#: Write every HTTP exchange (robots.txt, redirects, errors and retries included) to WARC/1.1 files.
+WARC_ENABLED = True
+#: Directory of the ``.warc.gz`` files; empty = ``DATA_DIR/warc``.
+WARC_DIR = ""
+#: File name prefix, ``{prefix}-{YYYYmmddHHMMSSfff}-{serial:05d}-{host}.warc.gz``; empty = the spider name.
+WARC_PREFIX = ""
+#: Start a new file once the current one passes this many bytes.
+WARC_MAX_BYTES = 1_000_000_000
+#: Who runs the crawl, for the warcinfo ``operator`` field; empty = ``CRAWLER_CONTACT``.
+WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
+#: The collection the files belong to, for the warcinfo ``isPartOf`` field; empty = the prefix.
+WARC_IS_PART_OF = ""
+#: Write identical payloads again as revisit records, keyed by digest in ``DATA_DIR/state.sqlite``.
+WARC_DEDUP = True
+#: Write a metadata record per parsed page: outlinks, charset decision, ids of the items extracted.
+WARC_METADATA = True
+
+# Capture sits nearest the network (above HttpCache 900) and sees each real exchange once, body still
+# content-encoded; the metadata spider middleware sits nearest the spider and sees all it yields. The
+# download handler keeps what Scrapy's own drops (Transfer-Encoding, Content-Length, reason phrase, the
+# request head as sent). Merged into whatever the blocks above registered.
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.warc.WarcCaptureMiddleware"] = 950
+SPIDER_MIDDLEWARES: dict[str, int] = {
+    **globals().get("SPIDER_MIDDLEWARES", {}),
+    "crawler.middlewares.warc.WarcMetadataSpiderMiddleware": 1100,
+}
+DOWNLOAD_HANDLERS: dict[str, str] = {
+    **globals().get("DOWNLOAD_HANDLERS", {}),
+    "http": "crawler.middlewares.handler.FaithfulHTTP11DownloadHandler",
+    "https": "crawler.middlewares.handler.FaithfulHTTP11DownloadHandler",
+}
