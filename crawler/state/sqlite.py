@@ -1,4 +1,4 @@
-"""The embedded state store: one SQLite file in WAL mode, each change committed at once."""
+"""The embedded state store: one SQLite file in WAL mode, written behind in short grouped transactions."""
 
 from __future__ import annotations
 
@@ -37,19 +37,24 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 class SqliteState:
-    """Writes are grouped into one transaction per ``commit_every`` changes or ``commit_seconds``.
+    """Changes wait in memory and go to the file in one short transaction per ``commit_every`` changes
+    or ``commit_seconds``, and at close; reads see them at once.
 
-    Losing the last group to a crash is safe: emitted records are recovered from the TSV tail
-    (``EmittedPipeline.reconcile``) and an unsaved thread is fetched again, its posts deduplicated.
+    No transaction stays open between calls, so other connections to the same file (the WARC digest
+    index) never wait on it. Losing the last group to a crash is safe: emitted records are recovered
+    from the TSV tail (``EmittedPipeline.reconcile``) and an unsaved thread is fetched again, its posts
+    deduplicated.
     """
 
     def __init__(self, path: Path, commit_every: int = 500, commit_seconds: float = 2.0) -> None:
         self.path = path
         self.commit_every = commit_every
         self.commit_seconds = commit_seconds
-        self._pending = 0
-        self._since = time.monotonic()
         self._lock = threading.Lock()
+        self._threads: dict[str, ThreadState] = {}
+        self._emitted: set[tuple[str, str, str]] = set()
+        self._checkpoints: dict[str, int] = {}
+        self._since = time.monotonic()
         with _writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -57,48 +62,20 @@ class SqliteState:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
 
-    def _changed(self) -> None:
-        """Called under the lock after a write: open a group, or commit it when it is big or old enough."""
-        if not self._db.in_transaction:
-            return
-        self._pending += 1
-        if self._pending >= self.commit_every or time.monotonic() - self._since >= self.commit_seconds:
-            self._commit()
-
-    def _commit(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
-        self._pending = 0
-        self._since = time.monotonic()
-
-    def _begin(self) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
-            self._since = time.monotonic()
-
-    def flush(self) -> None:
-        """Commit the open group now."""
-        with self._lock, _writing(self.path):
-            self._commit()
-
+    # --- reads: memory first, then the file -------------------------------------------------------------
     def thread(self, tid: str) -> ThreadState | None:
         with self._lock:
+            if tid in self._threads:
+                return self._threads[tid]
             row = self._db.execute(
                 "SELECT tid, last_reply, pages, posts_seen FROM threads WHERE tid = ?", (tid,)
             ).fetchone()
         return ThreadState(*row) if row else None
 
-    def save_thread(self, state: ThreadState) -> None:
-        with self._lock, _writing(self.path):
-            self._begin()
-            self._db.execute(
-                "INSERT OR REPLACE INTO threads (tid, last_reply, pages, posts_seen) VALUES (?, ?, ?, ?)",
-                (state.tid, state.last_reply, state.pages, state.posts_seen),
-            )
-            self._changed()
-
     def emitted(self, kind: str, key: str, version: str = "") -> bool:
         with self._lock:
+            if (kind, key, version) in self._emitted:
+                return True
             row = self._db.execute(
                 "SELECT 1 FROM emitted WHERE kind = ? AND key = ? AND version = ?", (kind, key, version)
             ).fetchone()
@@ -109,42 +86,84 @@ class SqliteState:
             rows = self._db.execute(
                 "SELECT version FROM emitted WHERE kind = ? AND key = ? ORDER BY rowid", (kind, key)
             ).fetchall()
-        return [r[0] for r in rows]
+            stored = [r[0] for r in rows]
+            pending = [v for k, ky, v in self._emitted if k == kind and ky == key and v not in stored]
+        return stored + sorted(pending)
 
     def key_of_version(self, kind: str, version: str) -> str | None:
         with self._lock:
+            for k, key, v in self._emitted:
+                if k == kind and v == version:
+                    return key
             row = self._db.execute(
                 "SELECT key FROM emitted WHERE kind = ? AND version = ? LIMIT 1", (kind, version)
             ).fetchone()
         return row[0] if row else None
 
-    def mark_emitted(self, kind: str, key: str, version: str = "") -> None:
-        with self._lock, _writing(self.path):
-            self._begin()
-            self._db.execute(
-                "INSERT OR IGNORE INTO emitted (kind, key, version) VALUES (?, ?, ?)", (kind, key, version)
-            )
-            self._changed()
-
-    def set_checkpoint(self, source: str, offset: int) -> None:
-        with self._lock, _writing(self.path):
-            self._begin()
-            self._db.execute(
-                "INSERT INTO checkpoints (source, offset) VALUES (?, ?) "
-                "ON CONFLICT(source) DO UPDATE SET offset = max(offset, excluded.offset)",
-                (source, offset),
-            )
-            self._changed()
-
     def checkpoint(self, source: str) -> int:
         with self._lock:
+            if source in self._checkpoints:
+                return self._checkpoints[source]
             row = self._db.execute("SELECT offset FROM checkpoints WHERE source = ?", (source,)).fetchone()
         return int(row[0]) if row else 0
+
+    # --- writes: remembered, then written in groups -----------------------------------------------------
+    def save_thread(self, state: ThreadState) -> None:
+        with self._lock:
+            self._threads[state.tid] = state
+            self._maybe_commit()
+
+    def mark_emitted(self, kind: str, key: str, version: str = "") -> None:
+        with self._lock:
+            self._emitted.add((kind, key, version))
+            self._maybe_commit()
+
+    def set_checkpoint(self, source: str, offset: int) -> None:
+        with self._lock:
+            self._checkpoints[source] = max(offset, self._checkpoints.get(source, 0))
+            self._maybe_commit()
+
+    def flush(self) -> None:
+        """Write every remembered change now."""
+        with self._lock:
+            self._commit()
+
+    def _maybe_commit(self) -> None:
+        pending = len(self._threads) + len(self._emitted) + len(self._checkpoints)
+        if pending >= self.commit_every or time.monotonic() - self._since >= self.commit_seconds:
+            self._commit()
+
+    def _commit(self) -> None:
+        self._since = time.monotonic()
+        if not (self._threads or self._emitted or self._checkpoints):
+            return
+        with _writing(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO threads (tid, last_reply, pages, posts_seen) VALUES (?, ?, ?, ?)",
+                    [(t.tid, t.last_reply, t.pages, t.posts_seen) for t in self._threads.values()],
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO emitted (kind, key, version) VALUES (?, ?, ?)", sorted(self._emitted)
+                )
+                self._db.executemany(
+                    "INSERT INTO checkpoints (source, offset) VALUES (?, ?) "
+                    "ON CONFLICT(source) DO UPDATE SET offset = max(offset, excluded.offset)",
+                    sorted(self._checkpoints.items()),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._threads.clear()
+        self._emitted.clear()
+        self._checkpoints.clear()
 
     def close(self) -> None:
         with self._lock:
             try:
                 self._commit()
-            except sqlite3.OperationalError:
-                self._db.rollback()  # disk full at the end: the next run reconciles from the TSV files
+            except OutputError:
+                pass  # disk full at the end: the next run reconciles from the TSV files
             self._db.close()
