@@ -167,7 +167,7 @@ class WarcRecord:
     headers: list[tuple[str, str]] = field(default_factory=list)
     #: Block octets actually read (equals Content-Length unless the record is broken).
     block_length: int = 0
-    #: ``sha1``/``sha256`` digests of the block.
+    #: Digests of the block: ``sha1``, plus any other algorithm its digest fields name.
     block_digests: dict[str, Digester] = field(default_factory=dict)
     #: Digests of the payload: the HTTP entity after chunked framing is removed, before content decoding.
     payload_digests: dict[str, Digester] | None = None
@@ -668,7 +668,18 @@ def _read_record(src: _Src, *, keep_block: KeepBlock) -> WarcRecord:
 
 def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: bool) -> bytes:
     """Stream the block through digests (and a spool); returns its last four octets."""
-    block_digests = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+    # sha1 always (what we write and what readers show); other algorithms only when a label names them.
+    algorithms = {"sha1"}
+    for name in ("WARC-Block-Digest", "WARC-Payload-Digest"):
+        label = record.get(name) or ""
+        algorithm = label.partition(":")[0].lower()
+        if algorithm in ("sha256", "sha512", "md5"):
+            algorithms.add(algorithm)
+
+    def digesters() -> dict[str, Digester]:
+        return {algorithm: Digester(algorithm) for algorithm in sorted(algorithms)}
+
+    block_digests = digesters()
     record.block_digests = block_digests
     spool: IO[bytes] | None = None
     if keep_block:
@@ -695,7 +706,7 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
                 digester.update(decoded)
 
     if not http_wanted:
-        raw_payload = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+        raw_payload = digesters()
     while remaining > 0:
         chunk = src.read(min(CHUNK, remaining))
         if not chunk:
@@ -721,10 +732,10 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
             continue
         record.http = parse_http_head(bytes(head[: end + 4]))
         head_done = True
-        raw_payload = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+        raw_payload = digesters()
         if _is_chunked(record.http):
             dechunker = Dechunker()
-            dechunked = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+            dechunked = digesters()
         feed_payload(bytes(head[end + 4 :]))
         head.clear()
     record.block_length = read

@@ -24,9 +24,9 @@ from archive.records import (
     TRUNCATION_REASONS,
     HttpExchange,
     WrittenExchange,
-    target_uri,
     warc_date,
 )
+from archive.records import target_uri as bare_target_uri
 
 #: Payloads shorter than this are always written in full: a revisit would save next to nothing, and
 #: every empty or tiny body (redirects, 304s, "ok") would otherwise point at one arbitrary original.
@@ -277,7 +277,7 @@ class WarcWriter:
         """Write the response (or an identical-payload-digest revisit) and then its request."""
         _check_exchange(exchange)
         date = warc_date(exchange.date)
-        uri = target_uri(exchange.url)
+        uri = bare_target_uri(exchange.url)
         payload_digest = sha1_label(exchange.payload)
         # Every part that can be refused is built before the file is touched.
         status_line = f"{exchange.http_version} {exchange.status} ".encode() + exchange.reason + CRLF
@@ -365,16 +365,16 @@ class WarcWriter:
 
     def write_metadata(
         self,
-        target_uri_: str,
+        target_uri: str,
         concurrent_to: str,
         fields: list[tuple[str, str]],
         date: datetime | None = None,
     ) -> str:
-        """Write an ``application/warc-fields`` metadata record about ``target_uri_``; returns its id."""
+        """Write an ``application/warc-fields`` metadata record about ``target_uri``; returns its id."""
         if not re.match(r"^<[^<>\s]+>$", concurrent_to):
             raise ValueError(f"concurrent_to {concurrent_to!r} is not a record id like '<urn:uuid:...>'")
         block = _fields_block(fields)
-        uri = target_uri(target_uri_)
+        uri = bare_target_uri(target_uri)
         self._ensure_file()
         record_id = self._new_id()
         header = [
