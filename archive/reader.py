@@ -9,7 +9,6 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, BinaryIO
 
 from archive.digests import Digester
@@ -749,16 +748,6 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
         spool.seek(0)
         record.block = spool
     return last4
-
-
-def iter_paths(paths: list[str | Path]) -> Iterator[Path]:
-    """WARC files named directly or found in named directories (``*.warc.gz``, ``*.warc``), sorted."""
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            yield from sorted(p for p in path.iterdir() if p.name.endswith((".warc.gz", ".warc")))
-        else:
-            yield path
 
 
 def decode_content(chunks: Iterator[bytes], content_encoding: bytes | None) -> Iterator[bytes]:
