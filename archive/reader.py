@@ -9,7 +9,6 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, BinaryIO
 
 from archive.digests import Digester
@@ -167,7 +166,7 @@ class WarcRecord:
     headers: list[tuple[str, str]] = field(default_factory=list)
     #: Block octets actually read (equals Content-Length unless the record is broken).
     block_length: int = 0
-    #: ``sha1``/``sha256`` digests of the block.
+    #: Digests of the block: ``sha1``, plus any other algorithm its digest fields name.
     block_digests: dict[str, Digester] = field(default_factory=dict)
     #: Digests of the payload: the HTTP entity after chunked framing is removed, before content decoding.
     payload_digests: dict[str, Digester] | None = None
@@ -668,7 +667,18 @@ def _read_record(src: _Src, *, keep_block: KeepBlock) -> WarcRecord:
 
 def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: bool) -> bytes:
     """Stream the block through digests (and a spool); returns its last four octets."""
-    block_digests = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+    # sha1 always (what we write and what readers show); other algorithms only when a label names them.
+    algorithms = {"sha1"}
+    for name in ("WARC-Block-Digest", "WARC-Payload-Digest"):
+        label = record.get(name) or ""
+        algorithm = label.partition(":")[0].lower()
+        if algorithm in ("sha256", "sha512", "md5"):
+            algorithms.add(algorithm)
+
+    def digesters() -> dict[str, Digester]:
+        return {algorithm: Digester(algorithm) for algorithm in sorted(algorithms)}
+
+    block_digests = digesters()
     record.block_digests = block_digests
     spool: IO[bytes] | None = None
     if keep_block:
@@ -695,7 +705,7 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
                 digester.update(decoded)
 
     if not http_wanted:
-        raw_payload = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+        raw_payload = digesters()
     while remaining > 0:
         chunk = src.read(min(CHUNK, remaining))
         if not chunk:
@@ -721,10 +731,10 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
             continue
         record.http = parse_http_head(bytes(head[: end + 4]))
         head_done = True
-        raw_payload = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+        raw_payload = digesters()
         if _is_chunked(record.http):
             dechunker = Dechunker()
-            dechunked = {"sha1": Digester("sha1"), "sha256": Digester("sha256")}
+            dechunked = digesters()
         feed_payload(bytes(head[end + 4 :]))
         head.clear()
     record.block_length = read
@@ -738,16 +748,6 @@ def _read_block(src: _Src, record: WarcRecord, declared: int, *, keep_block: boo
         spool.seek(0)
         record.block = spool
     return last4
-
-
-def iter_paths(paths: list[str | Path]) -> Iterator[Path]:
-    """WARC files named directly or found in named directories (``*.warc.gz``, ``*.warc``), sorted."""
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            yield from sorted(p for p in path.iterdir() if p.name.endswith((".warc.gz", ".warc")))
-        else:
-            yield path
 
 
 def decode_content(chunks: Iterator[bytes], content_encoding: bytes | None) -> Iterator[bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
 import re
 import uuid
@@ -23,9 +24,9 @@ from archive.records import (
     TRUNCATION_REASONS,
     HttpExchange,
     WrittenExchange,
-    target_uri,
     warc_date,
 )
+from archive.records import target_uri as bare_target_uri
 
 #: Payloads shorter than this are always written in full: a revisit would save next to nothing, and
 #: every empty or tiny body (redirects, 304s, "ok") would otherwise point at one arbitrary original.
@@ -199,6 +200,14 @@ def _check_exchange(exchange: HttpExchange) -> None:
         raise ValueError(f"http_version {exchange.http_version!r} for {exchange.url}; pass e.g. 'HTTP/1.1'")
     if not 100 <= exchange.status <= 999:
         raise ValueError(f"status {exchange.status} for {exchange.url} is not a three-digit HTTP status")
+    if exchange.ip_address is not None:
+        try:
+            ipaddress.ip_address(exchange.ip_address)
+        except ValueError:
+            raise ValueError(
+                f"ip_address {exchange.ip_address!r} for {exchange.url} is not an IP address; "
+                "pass None if unknown"
+            ) from None
     if b"\r" in exchange.reason or b"\n" in exchange.reason:
         raise ValueError(f"reason {exchange.reason!r} for {exchange.url} holds a line break")
 
@@ -268,8 +277,13 @@ class WarcWriter:
         """Write the response (or an identical-payload-digest revisit) and then its request."""
         _check_exchange(exchange)
         date = warc_date(exchange.date)
-        uri = target_uri(exchange.url)
+        uri = bare_target_uri(exchange.url)
         payload_digest = sha1_label(exchange.payload)
+        # Every part that can be refused is built before the file is touched.
+        status_line = f"{exchange.http_version} {exchange.status} ".encode() + exchange.reason + CRLF
+        head = status_line + _header_lines(_response_headers(exchange), "response") + CRLF
+        request_line = f"{exchange.method} {exchange.request_target} {exchange.http_version}\r\n".encode()
+        request_head = request_line + _header_lines(exchange.request_headers, "request") + CRLF
         self._ensure_file()
         response_id = self._new_id()
         request_id = self._new_id()
@@ -281,8 +295,6 @@ class WarcWriter:
         original = self.digest_index.lookup(payload_digest) if dedup and self.digest_index else None
         if original is not None and original.filename == self._name:
             original = None  # never refer into the file still being written
-        status_line = f"{exchange.http_version} {exchange.status} ".encode() + exchange.reason + CRLF
-        head = status_line + _header_lines(_response_headers(exchange), "response") + CRLF
         common: list[tuple[str, str]] = [
             ("WARC-Record-ID", response_id),
             ("WARC-Date", date),
@@ -315,8 +327,6 @@ class WarcWriter:
                 ("Content-Type", "application/http;msgtype=response"),
             ]
             offset = self._write_record(fields, [head, exchange.payload])
-        request_line = f"{exchange.method} {exchange.request_target} {exchange.http_version}\r\n".encode()
-        request_head = request_line + _header_lines(exchange.request_headers, "request") + CRLF
         request_fields = [
             ("WARC-Type", "request"),
             ("WARC-Record-ID", request_id),
@@ -332,7 +342,11 @@ class WarcWriter:
             ("WARC-Payload-Digest", sha1_label(exchange.request_body)),
             ("Content-Type", "application/http;msgtype=request"),
         ]
-        self._write_record(request_fields, [request_head, exchange.request_body])
+        try:
+            self._write_record(request_fields, [request_head, exchange.request_body])
+        except BaseException:
+            self._truncate_to(offset)  # a response never stays without its request
+            raise
         filename = self._name
         if original is None and dedup and self.digest_index is not None:
             self.digest_index.add_pending(
@@ -351,16 +365,16 @@ class WarcWriter:
 
     def write_metadata(
         self,
-        target_uri_: str,
+        target_uri: str,
         concurrent_to: str,
         fields: list[tuple[str, str]],
         date: datetime | None = None,
     ) -> str:
-        """Write an ``application/warc-fields`` metadata record about ``target_uri_``; returns its id."""
+        """Write an ``application/warc-fields`` metadata record about ``target_uri``; returns its id."""
         if not re.match(r"^<[^<>\s]+>$", concurrent_to):
             raise ValueError(f"concurrent_to {concurrent_to!r} is not a record id like '<urn:uuid:...>'")
         block = _fields_block(fields)
-        uri = target_uri(target_uri_)
+        uri = bare_target_uri(target_uri)
         self._ensure_file()
         record_id = self._new_id()
         header = [
@@ -477,12 +491,21 @@ class WarcWriter:
             handle.flush()
         except BaseException:
             # Never leave half a member behind for the next record to follow.
-            with contextlib.suppress(OSError):
-                handle.truncate(offset)
-                handle.seek(offset)
+            self._truncate_to(offset)
             raise
         self._size += len(member)
         return offset
+
+    def _truncate_to(self, offset: int) -> None:
+        handle = self._file
+        if handle is None:
+            return
+        with contextlib.suppress(OSError):
+            handle.flush()
+        with contextlib.suppress(OSError):
+            handle.truncate(offset)
+            handle.seek(offset)
+            self._size = offset
 
 
 def _block_digest(head: bytes, body: bytes) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import random
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -271,17 +274,51 @@ def test_metadata_record(tmp_path: Path) -> None:
         ({"date": T0.replace(tzinfo=None)}, "2024-05-01T08:09:10"),
         ({"url": "/relative"}, "'/relative'"),
         ({"response_headers": [(b"X-A", b"1\r\nX-B: 2")]}, "X-A"),
+        ({"request_headers": [(b"Host\n", b"x")]}, "Host"),
+        ({"ip_address": "10.0.0.300"}, "'10.0.0.300'"),
     ],
 )
 def test_bad_exchanges_are_refused_naming_the_value(
-    tmp_path: Path, change: dict[str, object], named: str
+    tmp_path: Path, change: dict[str, Any], named: str
 ) -> None:
+    exchange = dataclasses.replace(make_exchange(), **change)
     writer = WarcWriter(tmp_path, prefix="t", hostname="h")
-    with pytest.raises(ValueError, match=named.replace("?", r"\?").replace(".", r"\.")):
-        writer.write_exchange(make_exchange(**change))
+    with pytest.raises(ValueError, match=re.escape(named)):
+        writer.write_exchange(exchange)
     writer.close()
+    assert not list(tmp_path.iterdir())  # refused before any file was opened
 
 
 def test_bad_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'a/b'"):
         WarcWriter(tmp_path, prefix="a/b", hostname="h")
+
+
+def test_a_failed_request_write_takes_its_response_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = WarcWriter(tmp_path, prefix="t", hostname="h")
+    writer.write_exchange(make_exchange("http://example.com/kept"))
+    real = WarcWriter._write_record
+    calls = []
+
+    def disk_full_on_requests(self: WarcWriter, fields: list[tuple[str, str]], block: list[bytes]) -> int:
+        calls.append(fields[0][1])
+        if fields[0] == ("WARC-Type", "request"):
+            raise OSError(28, "No space left on device")
+        return real(self, fields, block)
+
+    monkeypatch.setattr(WarcWriter, "_write_record", disk_full_on_requests)
+    with pytest.raises(OSError, match="No space"):
+        writer.write_exchange(make_exchange("http://example.com/lost"))
+    monkeypatch.undo()
+    assert calls == ["response", "request"]
+    writer.write_exchange(make_exchange("http://example.com/after"))
+    writer.close()
+    (path,) = writer.closed_files
+    assert [(r.type, r.target_uri) for r in iter_records(path)][1:] == [
+        ("response", "http://example.com/kept"),
+        ("request", "http://example.com/kept"),
+        ("response", "http://example.com/after"),
+        ("request", "http://example.com/after"),
+    ]

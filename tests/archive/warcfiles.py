@@ -76,7 +76,15 @@ def build_good_set(directory: Path) -> GoodSet:
         warc_dir, prefix="crawl", hostname="h", digest_index=index, clock=clock, record_id=ids
     )
     again = second.write_exchange(
-        make_exchange("http://bbs.example.com/thread-1-1-1.html?from=list", HTML_GZ)
+        make_exchange(
+            "http://bbs.example.com/thread-1-1-1.html?from=list",
+            HTML_GZ,
+            response_headers=[
+                (b"Content-Type", b"text/html; charset=utf-8"),
+                (b"Content-Encoding", b"gzip"),
+                (b"Content-Length", str(len(HTML_GZ)).encode()),
+            ],
+        )
     )
     assert again.revisit, "HTML_GZ must be at least DEDUP_MIN_PAYLOAD bytes"
     second.write_exchange(
