@@ -9,7 +9,8 @@ from tests.replica.server import Request, Response
 
 HTML = "text/html; charset=utf-8"
 CHUNKED_BODY = b"".join(b"<p>chunk line %05d</p>\n" % n for n in range(600))
-LENGTH_BODY = b"<html><body><p>a body framed by Content-Length</p></body></html>"
+#: Over archive.writer.DEDUP_MIN_PAYLOAD, so that a second crawl writes it as a revisit.
+LENGTH_BODY = b"<html><body>" + b"<p>a body framed by Content-Length</p>" * 16 + b"</body></html>"
 GZIP_BODY = b"<html><body>" + b"<p>compressible text, repeated</p>" * 50 + b"</body></html>"
 #: What the replica sends for ``/gzip`` (it compresses with mtime=0, so the bytes are fixed).
 GZIP_WIRE = gzip.compress(GZIP_BODY, mtime=0)

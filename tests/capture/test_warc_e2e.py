@@ -173,9 +173,16 @@ def test_second_crawl_writes_revisits_of_the_first(second_warc_crawl: Crawl, war
     assert len(revisits) == 1
     record, _ = revisits[0]
     assert record.rec_headers.get_header("WARC-Profile") == REVISIT_PROFILE
-    original, _ = one(warc_crawl, "response", "length")
-    original_id = original.rec_headers.get_header("WARC-Record-ID")
-    assert record.rec_headers.get_header("WARC-Refers-To") == original_id
+    # Dedup is URL-agnostic: the original is whichever first-crawl response had the same payload.
+    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+    originals = {
+        r.rec_headers.get_header("WARC-Record-ID"): r.rec_headers.get_header("WARC-Target-URI")
+        for r, _ in of_type(warc_crawl, "response")
+        if r.rec_headers.get_header("WARC-Payload-Digest") == digest
+    }
+    refers_to = record.rec_headers.get_header("WARC-Refers-To")
+    assert refers_to in originals
+    assert record.rec_headers.get_header("WARC-Refers-To-Target-URI") == originals[refers_to]
     from archive.cli import main as archive_main
 
     for path in second_warc_crawl.warc_files:
