@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from scrapy.http import Response, TextResponse
 from scrapy.selector import Selector
@@ -455,9 +455,8 @@ def article_page(response: Response, entry: RollEntry | None = None) -> ArticleP
     body_html = html5.inner_html(body_el)
     cleaned = html5.parse_body(body_html)
     clean_tree(cleaned)
-    html5.make_urls_absolute(cleaned, base)
     images = [
-        https_url(src) or src
+        "https:" + src if src.startswith("//") else urljoin(base, src)
         for el in html5.iter_elements(cleaned)
         if el.tag == "img" and (src := (el.get("src") or "").strip()) and not src.startswith("data:")
     ]
