@@ -119,7 +119,7 @@ def test_binary_answer_is_not_an_article() -> None:
 
 
 # --- the real pages under ../shared (expected values written by hand) ---------------------------------------
-REAL = {
+REAL: dict[str, dict[str, Any]] = {
     "finance-roll-2018-12-28-doc-ihqfskcn2160999.html": {
         "docid": "hqfskcn2160999",
         "title": '60万"12306账号"外泄? 中铁总辟谣称消息不实',

@@ -187,14 +187,15 @@ def article_from_hexo(post: str, id: str, title: str, intime: int, **kw: Any) ->
     return SinaArticle(id=id, title=title, intime=intime, body=served_from_hexo(post), **kw)
 
 
-def _stock_paragraph(text: str) -> str:
-    return (
-        f'<p cms-style="font-L">　　{html.escape(text[:12])}<span id="stock_sh600036"><a '
-        'href="https://finance.sina.com.cn/realstock/company/sh600036/nc.shtml" class="keyword" '
-        'target="_blank" data-sudaclick="content_marketkeywords_p">招商银行</a></span>'
-        f'<span id="quote_sh600036"></span>{html.escape(text[12:])}</p>\n'
-        '<script type="text/javascript">SINA_QUOTE.fill("quote_sh600036", "sh600036");</script>\n'
-    )
+#: The paragraph with a stock tag, and what a reader sees of it once the quote script is gone.
+STOCK_PARAGRAPH = (
+    '<p cms-style="font-L">　　受此影响，<span id="stock_sh600036"><a '
+    'href="https://finance.sina.com.cn/realstock/company/sh600036/nc.shtml" class="keyword" '
+    'target="_blank" data-sudaclick="content_marketkeywords_p">招商银行</a></span>'
+    '<span id="quote_sh600036"></span>早盘上涨。</p>\n'
+    '<script type="text/javascript">SINA_QUOTE.fill("quote_sh600036", "sh600036");</script>\n'
+)
+STOCK_PARAGRAPH_TEXT = "受此影响，招商银行早盘上涨。"
 
 
 def generated_body(article: SinaArticle) -> str:
@@ -214,10 +215,9 @@ def generated_body(article: SinaArticle) -> str:
     )
     images = list(article.images)
     for i, text in enumerate(article.paragraphs):
+        parts.append(f'<p cms-style="font-L">　　{html.escape(text)}</p>\n')
         if i == 1:
-            parts.append(_stock_paragraph(text))
-        else:
-            parts.append(f'<p cms-style="font-L">　　{html.escape(text)}</p>\n')
+            parts.append(STOCK_PARAGRAPH)
         if i % 2 == 0 and images:
             src = images.pop(0)
             parts.append(f'<div class="img_wrapper"><img src="{src}" alt=""><span class="img_descr">'
@@ -450,6 +450,8 @@ class SinaSite:
         self.roll_faults: dict[str, str] = dict(roll_faults or {})
         """``"pageid:lid"`` or ``"pageid:lid:page"`` -> ``status`` (code 1), ``truncated`` (JSON cut in
         half), ``html`` (an HTML error page with status 200) or ``http500``."""
+        self.api_referers: list[str | None] = []
+        """The ``Referer`` of every roll API request, in order."""
         for article in articles:
             self.add_article(article)
 
@@ -507,6 +509,7 @@ class SinaSite:
         def arg(name: str, default: str = "") -> str:
             return (request.query.get(name) or [default])[0]
 
+        self.api_referers.append(request.headers.get("referer"))
         pageid, lid = arg("pageid"), arg("lid")
         try:
             num = min(max(int(arg("num", "50") or 50), 1), 100)
