@@ -242,6 +242,7 @@ def test_hostile_titles_never_leave_the_hexo_folder_nor_collide_silently(hostile
 GOOD = {
     "2017": "clean000002017", "2014": "clean000002014", "old": "clean00000old1", "mobile": "clean000mobile",
 }  # fmt: skip
+NO_IMAGE_THUMB = {"u": "//n.sinaimg.cn/finance/thumb/no-image.jpg", "w": 200, "h": 150}
 FAULT_LISTS = {"155:1687": "status", "155:1688": "truncated", "155:1689": "html", "155:1691": "http500"}
 START = epoch("2021-07-14T10:00:00Z")
 
@@ -252,6 +253,7 @@ def cleaned_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     for i, (layout, docid) in enumerate(GOOD.items()):
         site.add_article(generated_article(docid, START - 60 * i, layout=layout, images=3))
     site.add_article(generated_article("fault00invalid", START - 300, layout="old", invalid_bytes=True))
+    site.add_article(generated_article("clean00noimage", START - 330, images=0, api_img=NO_IMAGE_THUMB))
     site.add_article(generated_article("fault00000gone", START - 360, status=404))
     site.add_article(generated_article("fault00no0body", START - 420, with_body=False))
     site.add_article(generated_article("skip000000side", START - 480, layout="slide"))
@@ -285,9 +287,9 @@ def test_bad_input_is_logged_and_counted_and_the_crawl_goes_on(cleaned_crawl: Ru
         assert re.search(rf"Dropped \S*{re.escape(where)}\S* \({reason}\)", result.log), reason
     assert re.search(r"Kept \S*doc-ifault00invalid\.shtml despite a problem: invalid_bytes", result.log)
     assert "status code 1, msg 'lid参数错误'" in result.log
-    assert result.stats["hexo/posts_written"] == 5
-    assert result.stats["tsv/rows_written"] == 5
-    assert result.stats["clean/bodies_cleaned"] == 5
+    assert result.stats["hexo/posts_written"] == 6
+    assert result.stats["tsv/rows_written"] == 6
+    assert result.stats["clean/bodies_cleaned"] == 6
 
 
 NOISE = (
@@ -299,7 +301,7 @@ NOISE = (
 def test_cleaned_posts_keep_every_paragraph_and_image_and_lose_the_noise(cleaned_crawl: Run) -> None:
     result, site = cleaned_crawl.crawl, cleaned_crawl.site
     posts = {path: text for path, text in result.posts().items() if path.startswith(FOLDER)}
-    assert len(posts) == 5
+    assert len(posts) == 6
     by_title = {a.title: a for a in site.articles}
     for path, text in posts.items():
         article = by_title[Path(path).stem]
@@ -314,14 +316,15 @@ def test_cleaned_posts_keep_every_paragraph_and_image_and_lose_the_noise(cleaned
             assert f'src="https:{src}" alt referrerpolicy="no-referrer">' in body, (path, src)
         if article.layout != "mobile":
             assert STOCK_PARAGRAPH_TEXT in body
-        first = f"https:{article.images[0]}" if article.images else ""
-        assert f"headimg: '{first}'\n" in text
+        # The first image of the cleaned body, else the API thumbnail (made https:).
+        first = f"https:{(article.images or [NO_IMAGE_THUMB['u']])[0]}"
+        assert f"headimg: '{first}'\n" in text and f"thumbnail: '{first}'\n" in text
 
 
 def test_article_rows_are_written_in_the_documented_columns(cleaned_crawl: Run) -> None:
     result, site = cleaned_crawl.crawl, cleaned_crawl.site
     rows = {row[0]: row for row in result.tsv_rows()}
-    assert set(rows) == {*GOOD.values(), "fault00invalid"}
+    assert set(rows) == {*GOOD.values(), "fault00invalid", "clean00noimage"}
     article = next(a for a in site.articles if a.id == "clean000002014")
     row = rows["clean000002014"]
     assert len(row) == 14 and row[-1] == ""  # 13 values, each followed by a TAB

@@ -130,20 +130,23 @@ def sentence(rng: random.Random) -> str:
 def generated_article(
     id: str, intime: int, layout: str = "2017", seed: int = 0, paragraphs: int = 5, images: int = 2, **kw: Any
 ) -> SinaArticle:
-    """An article of our own making in ``layout``, deterministic for a seed."""
+    """An article of our own making in ``layout``, deterministic for a seed; the API thumbnail is its
+    first image, as Sina's is, unless ``api_img`` says otherwise."""
     rng = random.Random(f"{id}-{seed}")
     title = kw.pop("title", None) or f"{rng.choice(_WORDS)}{rng.choice(_WORDS)}：{sentence(rng)[:18]}"
+    sources = [f"//n.sinaimg.cn/finance/crawl/{rng.randint(10, 99)}/w550h{300 + i}/{id}-{i}.jpg"
+               for i in range(images)]  # fmt: skip
+    kw.setdefault("api_img", {"u": sources[0], "w": 550, "h": 300} if sources else None)
     return SinaArticle(
         id=id,
         title=title,
         intime=intime,
         layout=layout,
         paragraphs=[sentence(rng) + sentence(rng) for _ in range(paragraphs)],
-        images=[f"//n.sinaimg.cn/finance/crawl/{rng.randint(10, 99)}/w550h{300 + i}/{id}-{i}.jpg"
-                for i in range(images)],
+        images=sources,
         keywords=kw.pop("keywords", None) or rng.sample(_WORDS, 3),
         **kw,
-    )  # fmt: skip
+    )
 
 
 def hexo_body_of(post: str) -> str:
