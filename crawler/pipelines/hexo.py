@@ -59,8 +59,8 @@ def first_image(body_markup: str) -> str | None:
 
 
 def hexo_title(title: str) -> str:
-    """The title as the front matter and file name use it: ``: / \\ ? * “ ” < > | [ ]`` become ``_``,
-    newlines become spaces, other control characters go."""
+    """The title as the front matter writes it: ``: / \\ ? * “ ” < > | [ ]`` become ``_``, newlines
+    become spaces, other control characters go (YAML cannot hold them)."""
     return _CONTROLS.sub("", _NEWLINES.sub(" ", title).translate(_TITLE_TABLE))
 
 
@@ -129,9 +129,10 @@ def check_categories(categories: Sequence[str]) -> list[str]:
 
 
 def file_stem(title: str) -> str:
-    """The file name (without ``.md``) of a ``hexo_title``: no newlines, ``#``, ``.`` or control characters,
-    at most ``MAX_STEM_BYTES`` bytes of UTF-8 (cut on a character boundary); may be empty."""
-    stem = _CONTROLS.sub("", title.replace("#", "").replace(".", ""))
+    """The file name (without ``.md``) of a title: ``_``-substituted like the front matter's, without
+    newlines, ``#``, ``.`` or other control characters, at most ``MAX_STEM_BYTES`` bytes of UTF-8 (cut
+    on a character boundary); may be empty."""
+    stem = _CONTROLS.sub("", title.translate(_TITLE_TABLE).replace("#", "").replace(".", ""))
     encoded = stem.encode("utf-8")
     if len(encoded) > MAX_STEM_BYTES:
         stem = encoded[:MAX_STEM_BYTES].decode("utf-8", "ignore")
@@ -231,7 +232,7 @@ class HexoWriterPipeline:
         if not article.docid or "\t" in article.docid or "/" in article.docid or article.docid in (".", ".."):
             raise DropItem(f"article docid {article.docid!r} cannot name a file; the page function is wrong")
         title = hexo_title(article.title)
-        named = file_stem(title)
+        named = file_stem(article.title)
         stem = named or article.docid
         if not named:
             self._inc("hexo/untitled")
