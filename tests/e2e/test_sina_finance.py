@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,7 +243,7 @@ def test_hostile_titles_never_leave_the_hexo_folder_nor_collide_silently(hostile
 GOOD = {
     "2017": "clean000002017", "2014": "clean000002014", "old": "clean00000old1", "mobile": "clean000mobile",
 }  # fmt: skip
-NO_IMAGE_THUMB = {"u": "//n.sinaimg.cn/finance/thumb/no-image.jpg", "w": 200, "h": 150}
+NO_IMAGE_THUMB: dict[str, Any] = {"u": "//n.sinaimg.cn/finance/thumb/no-image.jpg", "w": 200, "h": 150}
 FAULT_LISTS = {"155:1687": "status", "155:1688": "truncated", "155:1689": "html", "155:1691": "http500"}
 START = epoch("2021-07-14T10:00:00Z")
 
