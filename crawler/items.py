@@ -55,33 +55,51 @@ class ForumPost:
 class Article:
     """One Sina Finance article, from the roll API entry and the article page."""
 
+    tsv_columns: ClassVar[tuple[str, ...]] = (
+        "docid", "url", "canonical_url", "title", "intime", "published", "source", "editor", "keywords",
+        "lids", "image_count", "first_image", "body_text",
+    )  # fmt: skip
+    tsv_key: ClassVar[str] = "docid"
+
     docid: str
-    """Article id shared by URL, API and page: ``ihqfskcn2160999`` (URL ``doc-i{docid}.shtml``)."""
+    """Article id shared by URL, API and page: ``hqfskcn2160999`` (URL ``doc-i{docid}.shtml``, API
+    ``comos:{docid}``, ``meta[name=publishid]``). Ids may themselves start with ``i``."""
     url: str
     """Absolute URL the article was fetched from."""
     canonical_url: str | None = None
-    """The page's canonical ``https://`` URL (``link[rel=canonical]`` or ``og:url``)."""
+    """The page's canonical ``https://`` URL (``link[rel=canonical]``, else ``og:url``); None if none."""
     title: str
-    """Article title, whitespace-trimmed."""
-    intime: int | None = None
-    """Roll API ``intime``: UTC epoch seconds."""
+    """Article title, whitespace-trimmed: the roll API's, else the page's own; may be empty."""
+    intime: str | None = None
+    """Roll API ``intime`` (when the article entered the list), UTC ISO 8601: ``2021-07-14T10:37:20Z``."""
     published: str | None = None
     """The page's own publication time, ISO 8601 with offset: ``2018-12-28T19:55:00+08:00``."""
     source: str | None = None
-    """Source/media name (``新浪财经``, ``中国证券报``)."""
+    """Source/media name (``新浪财经``, ``中国证券报``): the page's, else the roll API's ``media_name``."""
     editor: str | None = None
-    """Responsible editor's name, without the ``责任编辑：`` label."""
-    keywords: list[str] = field(default_factory=list)
-    """Keywords, in page order."""
-    lids: list[str] = field(default_factory=list)
-    """Roll list ids (``pageid:lid``) the article was listed under."""
+    """Responsible editor as the editor line shows it, without the ``责任编辑：`` label: ``梁斌 SF055``."""
+    keywords: str | None = None
+    """Keywords in page order, comma-separated: ``辟谣,外泄,账号``."""
+    lids: str | None = None
+    """The roll list the article was found in, ``pageid:lid``: ``155:1686``."""
     categories: list[str] = field(default_factory=list)
-    """The three Hexo category names of the roll list the article came from."""
+    """The three Hexo category names of that roll list: ``["金融", "新浪财经", "新浪财经－国內"]``."""
+    layout: str | None = None
+    """Page layout the article was read from: ``2017``, ``2014``, ``old`` or ``mobile``."""
     body_html: str = ""
-    """Inner HTML of the article body (``#artibody``) as served; cleaned by the clean pipeline."""
+    """Inner HTML of the article body (``#artibody``) as served, re-serialized by the HTML5 algorithm;
+    the clean pipeline replaces it with the cleaned body unless ``HEXO_RAW_BODY`` is set."""
     body_text: str | None = None
-    """Body text, paragraphs joined by newlines."""
+    """Text of the cleaned body (no scripts, adverts, editor line), one paragraph a line; None if empty."""
     images: list[str] = field(default_factory=list)
-    """Absolute ``https:`` URLs of the body's images, in order."""
+    """Absolute URLs of the cleaned body's images, in order (``//`` URLs made ``https:``)."""
     api_img: str | None = None
-    """The roll API's ``img.u`` thumbnail URL, if any."""
+    """The roll API's ``img.u`` thumbnail, absolute ``https:`` URL; None if the entry has none."""
+    image_count: int = field(init=False, default=0)
+    """Number of ``images`` (derived)."""
+    first_image: str | None = field(init=False, default=None)
+    """The first of ``images``, None if there is none (derived)."""
+
+    def __post_init__(self) -> None:
+        self.image_count = len(self.images)
+        self.first_image = self.images[0] if self.images else None

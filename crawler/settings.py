@@ -119,3 +119,14 @@ DOWNLOAD_HANDLERS: dict[str, str] = {
     "http": "crawler.middlewares.handler.FaithfulHTTP11DownloadHandler",
     "https": "crawler.middlewares.handler.FaithfulHTTP11DownloadHandler",
 }
+
+# --- Sina / Hexo ---------------------------------------------------------------------------------------
+# (SINA_ROLL_API_URL, SINA_ROLL_LISTS, SINA_ROLL_MAX_PAGES, SINA_ROLL_PAGE_SIZE and HEXO_RAW_BODY are above.)
+#: Referer sent with roll API requests, as Sina's own pages send it.
+SINA_ROLL_REFERER = "https://finance.sina.com.cn/"
+#: fsync each Hexo post (and the ``.docids.tsv`` index beside them) once written.
+HEXO_FSYNC = True
+# Clean article bodies (300, disabled by HEXO_RAW_BODY), then write Hexo posts (450) before the TSV row
+# (500): the TSV row is the commit record that a killed run's successor reconciles from.
+ITEM_PIPELINES["crawler.pipelines.clean.CleanBodyPipeline"] = 300
+ITEM_PIPELINES["crawler.pipelines.hexo.HexoWriterPipeline"] = 450

@@ -1,4 +1,4 @@
-"""``python -m tests.replica --port N [--posts FILE]``: serve the replica site until interrupted."""
+"""``python -m tests.replica --port N [--posts FILE] [--sina-pages DIR]``: serve until interrupted."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.replica.discuz import DiscuzSite, board_from_rows, generated_board, load_rows
 from tests.replica.server import Replica, ReplicaServer
+from tests.replica.sina import SinaSite, demo_articles
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--posts", type=Path, help="render the forum from rows in the golden TSV layout")
     parser.add_argument("--now", help="the replica's clock for relative dates, e.g. 2018-09-14T12:00")
     parser.add_argument("--floor-names", action="store_true", help="print 楼主/沙发/板凳/地板 for floors 1-4")
+    parser.add_argument(
+        "--sina-pages", type=Path, help="serve saved Sina pages at their own paths, listed in the roll API"
+    )
     return parser
 
 
@@ -31,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         board = generated_board(now=now)
     board.floor_names = args.floor_names
-    server = ReplicaServer(Replica([DiscuzSite(board)]), port=args.port)
+    sina = SinaSite(demo_articles())
+    if args.sina_pages:
+        if not args.sina_pages.is_dir():
+            print(f"--sina-pages {args.sina_pages}: no such folder; give one of saved pages", file=sys.stderr)
+            return 2
+        sina.add_saved_pages(args.sina_pages)
+    server = ReplicaServer(Replica([DiscuzSite(board), sina]), port=args.port)
     print(server.base_url, flush=True)
     try:
         server.serve_forever()
