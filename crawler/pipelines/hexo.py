@@ -26,8 +26,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler import html5
+from crawler.errors import OutputError
 from crawler.items import Article
-from crawler.pipelines.tsv import OutputError
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from crawler.errors import OutputError
@@ -162,8 +162,7 @@ class SqliteState:
 
     def close(self) -> None:
         with self._lock:
-            try:
+            # Disk full at the end: the next run reconciles from the TSV files.
+            with suppress(OutputError):
                 self._commit()
-            except OutputError:
-                pass  # disk full at the end: the next run reconciles from the TSV files
             self._db.close()
