@@ -41,9 +41,9 @@ from urllib.parse import urljoin, urlsplit
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy.utils.reactor import is_asyncio_reactor_installed
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -358,15 +358,18 @@ class DefencesMiddleware:
         if s.getfloat("RETRY_AFTER_MAX", 600) < 0:
             raise ValueError(f"RETRY_AFTER_MAX={s.get('RETRY_AFTER_MAX')!r} must be seconds >= 0, "
                              "e.g. -s RETRY_AFTER_MAX=600")
-        if not is_asyncio_reactor_installed():
+        if not is_asyncio_available():
             raise ValueError("DefencesMiddleware waits and runs scripts on asyncio: set TWISTED_REACTOR="
                              "twisted.internet.asyncioreactor.AsyncioSelectorReactor")
         assert crawler.stats is not None
+
+        closing: list[Any] = []  # keeps the closing Deferred referenced until it fires
 
         def stop() -> None:
             assert crawler.engine is not None
             d = deferred_from_coro(crawler.engine.close_spider_async(reason="blocked"))
             d.addErrback(lambda f: logger.error("could not close the spider as blocked: %s", f.value))
+            closing.append(d)
 
         def hold_slot(request: Request, until: float) -> None:
             # Requests already queued in Scrapy's downloader slot passed process_request: moving the
