@@ -19,7 +19,8 @@ still archived as what it was; here it is told apart from content and never reac
 A defence the crawl cannot get through stops it with the "blocked" outcome: ``run/blocked_by`` names
 the defence and the spider closes with reason ``blocked``. Stats count ``defences/<name>/met``,
 ``passed`` and ``failed``. A defence page's ``response.meta["defence"]`` names the defence; a response
-that got through one carries ``meta["defences_passed"]``.
+that got through one carries ``meta["defences_passed"]``, and ``meta["defences_original_url"]`` when a
+script sent it to another URL (``..._dsign=...``) than the one requested.
 """
 
 from __future__ import annotations
@@ -466,8 +467,10 @@ class DefencesMiddleware:
         meta["defences_tries"] = tries
         meta["defences_pending"] = sorted({*(meta.get("defences_pending") or []), name})
         changes: dict[str, Any] = {"meta": meta, "dont_filter": True}
-        if url is not None:
+        if url is not None and url != request.url:
             changes["url"] = url
+            # Where the crawl meant to go, for whoever keys on URLs (dedupe, state) after a _dsign detour.
+            meta.setdefault("defences_original_url", request.url)
         if cookies and self.cookies_enabled:
             changes["cookies"] = _merged_cookies(request.cookies, cookies, paths or {})
         retry: Request = request.replace(**changes)

@@ -18,6 +18,7 @@ from tests.replica.defences import LOGIN_PAGE, WAF_PAGE, Dsign, JsChallenge
 from tests.replica.discuz import DiscuzSite, generated_board
 from tests.replica.server import Request as ReplicaRequest
 from tests.replica.server import Response as ReplicaResponse
+from tests.replica.server import Site
 
 BASE = "http://forum.test/"
 
@@ -42,7 +43,7 @@ def middleware(**options: Any) -> tuple[DefencesMiddleware, Stats, list[str]]:
     return mw, stats, stops
 
 
-def served(site: Any, path: str, query: str = "", cookie: str = "") -> ReplicaResponse:
+def served(site: Site, path: str, query: str = "", cookie: str = "") -> ReplicaResponse:
     target = path + (f"?{query}" if query else "")
     headers = {"host": "forum.test", **({"cookie": cookie} if cookie else {})}
     answer = site.handle(ReplicaRequest("GET", path, {}, target, headers, "127.0.0.1"))
@@ -55,7 +56,9 @@ def as_scrapy(answer: ReplicaResponse, url: str, request: Request | None = None)
     for name, value in answer.headers:
         headers.setdefault(name, []).append(value)
     cls = HtmlResponse if "html" in dict(answer.headers).get("Content-Type", "") else TextResponse
-    return cls(url=url, status=answer.status, body=answer.body, headers=headers, request=request or Request(url))
+    response: Response = cls(url=url, status=answer.status, body=answer.body, headers=headers,
+                             request=request or Request(url))
+    return response
 
 
 # --- Retry-After ---
@@ -130,8 +133,9 @@ def test_a_solved_challenge_is_retried_with_the_computed_cookie() -> None:
     assert retry.url == request.url and retry.dont_filter
     assert retry.meta["cb"] == "kept" and "defence" not in retry.meta
     assert request.meta["defence"] == "js-challenge"  # the challenge response is marked
-    cookies = {c["name"]: c["value"] for c in retry.cookies}  # type: ignore[index, union-attr]
-    uid = re.search(r"__jsluid_h=(\w+)", response.headers.get(b"Set-Cookie", b"").decode())
+    assert isinstance(retry.cookies, list)
+    cookies = {str(c["name"]): str(c["value"]) for c in retry.cookies}
+    uid = re.search(r"__jsluid_h=(\w+)", (response.headers.get(b"Set-Cookie") or b"").decode())
     assert uid and cookies["__jsl_clearance"] == site.expected[uid.group(1)]
     assert stats.values == {"defences/js-challenge/met": 1} and not stops
     # The page that comes back to the retried request counts the challenge as passed and marks it.
@@ -227,3 +231,26 @@ def test_from_crawler_reads_settings_and_refuses_bad_values() -> None:
         asyncio.run(build({"DEFENCES_CHALLENGE_TRIES": 0}))
     with pytest.raises(ValueError, match="RETRY_AFTER_MAX='-1' must be seconds"):
         asyncio.run(build({"RETRY_AFTER_MAX": "-1"}))
+
+
+def test_dsign_page_sends_the_request_to_the_signed_url() -> None:
+    mw, stats, _ = middleware()
+    site = Dsign(views=0, seed=9)
+    request = Request(BASE + "thread-7-1-1.html", cb_kwargs={"page": 1})
+    page = as_scrapy(served(site, "/thread-7-1-1.html"), request.url, request)
+    retry = asyncio.run(mw.process_response(request, page))
+    assert isinstance(retry, Request)
+    sign = retry.url.partition("?_dsign=")[2]
+    assert retry.url == f"{request.url}?_dsign={sign}" and sign in site.issued["127.0.0.1"]
+    assert retry.cb_kwargs == {"page": 1}
+    assert retry.meta["defences_original_url"] == request.url
+    assert stats.values == {"defences/dsign/met": 1}
+
+
+def test_replica_defences_by_name() -> None:
+    from tests.replica.defences import BUILDERS, NAMES, defence_sites
+
+    assert set(BUILDERS) == set(NAMES)
+    assert [type(s).__name__ for s in defence_sites(["dsign", "js-challenge"])] == ["Dsign", "JsChallenge"]
+    with pytest.raises(ValueError, match=r"unknown defence \['captcha'\]: use any of js-challenge"):
+        defence_sites(["captcha"])

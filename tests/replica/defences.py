@@ -307,7 +307,7 @@ def robots_disallowing(*prefixes: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: ``python -m tests.replica --defence NAME`` wiring: each name's defence with replica defaults.
+#: Each defence by its stats name, with replica defaults (for ``python -m tests.replica --defence NAME``).
 BUILDERS: dict[str, Callable[[], Site]] = {
     "js-challenge": JsChallenge,
     "dsign": Dsign,
@@ -315,3 +315,11 @@ BUILDERS: dict[str, Callable[[], Site]] = {
     "login-wall": LoginWall,
     "rate-limit": lambda: RateLimit(paths=r"^/(forum|thread)-", seconds=2),
 }
+
+
+def defence_sites(names: list[str]) -> list[Site]:
+    """The defences named (in the order given), to place before the forum: ``Replica([*sites, forum])``."""
+    unknown = [n for n in names if n not in BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown defence {unknown!r}: use any of {', '.join(BUILDERS)}")
+    return [BUILDERS[n]() for n in names]
