@@ -487,8 +487,10 @@ class DefencesMiddleware:
                                          f"solved tries (DEFENCES_CHALLENGE_TRIES={self.challenge_tries})")
         host = self.host(request)
         held = {**request_cookies(request), **set_cookies(response)}
+        # The script sees the user agent the request went out with (challenges may hash it).
+        sent_agent = (request.headers.get(b"User-Agent") or b"").decode("latin-1") or self.user_agent
         outcome = await asyncio.to_thread(run_page_scripts, inline_scripts(response), response.url, held,
-                                          self.user_agent, self.js_timeout)
+                                          sent_agent, self.js_timeout)
         if outcome.errors:
             logger.warning("%s script of %s failed (try %d of %d): %s", name, response.url, tries + 1,
                            self.challenge_tries, "; ".join(outcome.errors))
