@@ -130,3 +130,34 @@ HEXO_FSYNC = True
 # (500): the TSV row is the commit record that a killed run's successor reconciles from.
 ITEM_PIPELINES["crawler.pipelines.clean.CleanBodyPipeline"] = 300
 ITEM_PIPELINES["crawler.pipelines.hexo.HexoWriterPipeline"] = 450
+
+# --- Site defences ---------------------------------------------------------------------------------------
+# crawler/middlewares/defences.py: outside WARC capture (950), so challenge and block pages are archived as
+# what they were; after HttpCompression (590) so it reads decoded bodies; before Retry (550) so a 429/503
+# with Retry-After is waited out here instead of retried at once. robots.txt stays Scrapy's (ROBOTSTXT_OBEY).
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.defences.DefencesMiddleware"] = 560
+#: Off: challenge, block and login pages reach the callbacks as if they were content.
+DEFENCES_ENABLED = True
+#: Statuses of a JS cookie challenge (加速乐 answers 521 with an inline script).
+DEFENCES_CHALLENGE_STATUSES = [521]
+#: Solved tries per request before a JS challenge or _dsign page stops the crawl as blocked.
+DEFENCES_CHALLENGE_TRIES = 3
+#: Seconds a challenge script may run in V8 (mini-racer).
+DEFENCES_JS_TIMEOUT = 5.0
+#: A 200 page larger than this is never taken for a script-only (_dsign) page.
+DEFENCES_SCRIPT_PAGE_MAX_BYTES = 64 * 1024
+#: WAF block or login pages in a row (no content page between) that stop the crawl as blocked.
+DEFENCES_BLOCK_LIMIT = 5
+#: Text of WAF block pages (visible text or title); checked only on pages without content markup.
+DEFENCES_BLOCK_MARKERS = ["访问被拒绝", "您的访问被阻断", "对网站造成安全威胁", "Access Denied", "Request Blocked",
+                          "The requested URL was rejected"]
+#: Text of "log in first" pages (Discuz's 您无权进行当前操作 message page).
+DEFENCES_LOGIN_MARKERS = ["您无权进行当前操作", "您需要先登录才能继续本操作", "抱歉，您尚未登录", "请先登录后才能"]
+#: CSS selectors of content markup: a page matching any is content, whatever its text says.
+DEFENCES_CONTENT_SELECTORS = ["#postlist", "#threadlisttableid", "[id^=category_]", "#artibody", "#article"]
+#: Statuses whose Retry-After is honoured (without the header they are left to RETRY_HTTP_CODES).
+RETRY_AFTER_STATUSES = [429, 503]
+#: Longest Retry-After (seconds) worth waiting; a longer one stops the crawl as blocked (rate-limit).
+RETRY_AFTER_MAX = 600
+#: Waits per request before a site that keeps answering Retry-After stops the crawl as blocked.
+RETRY_AFTER_TIMES = 5

@@ -60,7 +60,7 @@ def outcome(finish_reason: str | None, stats: dict[str, Any]) -> ExitCode:
     """The exit code of a finished run, from its close reason and stats."""
     if stats.get("run/locked"):
         return ExitCode.LOCKED
-    if finish_reason == "output_failure":
+    if finish_reason in ("output_failure", "warc_error"):
         return ExitCode.OUTPUT_FAILED
     if finish_reason == "blocked":
         return ExitCode.BLOCKED

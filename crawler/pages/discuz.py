@@ -13,11 +13,11 @@ from crawler.processors import one_line, ynj_date
 #: Discuz's default floor names, printed instead of numbers on some boards.
 FLOOR_NAMES = {"楼主": 1, "沙发": 2, "板凳": 3, "地板": 4}
 LOGIN_TIP_MARK = "马上注册，结交更多好友"
-_FORUM_HREF = re.compile(r"(?:^|/)forum-(\d+)-1\.html$")
-_THREAD_HREF = re.compile(r"thread-(\d+)-(\d+)-\d+\.html")
-_PAGES_TITLE = re.compile(r"共\s*(\d+)\s*页")
+_FORUM_HREF = re.compile(r"(?:^|/)forum-([0-9]+)-1\.html$")
+_THREAD_HREF = re.compile(r"thread-([0-9]+)-([0-9]+)-[0-9]+\.html")
+_PAGES_TITLE = re.compile(r"共\s*([0-9]+)\s*页")
 _POST_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?")
-_UID = re.compile(r"space-uid-(\d+)\.html")
+_UID = re.compile(r"space-uid-([0-9]+)\.html")
 # Text inside the post body that is not post content: scripts, styles and the guest login tip.
 _CONTENT_TEXT = (
     ".//text()[not(ancestor::script) and not(ancestor::style)"
@@ -80,6 +80,28 @@ class ThreadPage:
     drops: list[str] = field(default_factory=list)
 
 
+def _count(text: str | None) -> int | None:
+    """A page number or count as printed: ASCII digits, at most 9 of them (hostile pages print others)."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _is_id(text: str) -> bool:
+    """Discuz ids (tid, pid, fid) are ASCII digits; ``str.isdigit`` alone also takes ``²`` and ``٣``."""
+    return text.isascii() and text.isdigit()
+
+
+def _attr(sel: SelectorList[Selector] | Selector, name: str) -> str | None:
+    """An attribute of the (first) element. Not ``.attrib``: lxml raises building that dict when a hostile
+    page gives an element an attribute name with control characters."""
+    if isinstance(sel, SelectorList):
+        if not sel:
+            return None
+        sel = sel[0]
+    value = sel.xpath(f"@{name}").get()
+    return str(value) if value is not None else None
+
+
 def _text(sel: SelectorList[Selector] | Selector, query: str = "string()") -> str | None:
     value = sel.xpath(query).get()
     if value is None:
@@ -105,15 +127,16 @@ def total_pages(sel: Selector | TextResponse) -> int:
         return 1
     for title in pager.css("label span::attr(title)").getall():
         m = _PAGES_TITLE.search(title)
-        if m:
-            return int(m.group(1))
-    numbers = [int(n) for n in re.findall(r"\d+", " ".join(pager[0].css("a::text, strong::text").getall()))]
+        if m and (count := _count(m.group(1))) is not None:
+            return count
+    texts = re.findall(r"[0-9]+", " ".join(pager[0].css("a::text, strong::text").getall()))
+    numbers = [n for n in map(_count, texts) if n is not None]
     return max(numbers, default=1)
 
 
 def current_page(sel: Selector | TextResponse) -> int | None:
     strong = sel.css("div.pg strong::text").get()
-    return int(strong) if strong and strong.strip().isdigit() else None
+    return _count(strong)
 
 
 def breadcrumb(response: TextResponse) -> tuple[str | None, str | None, str | None]:
@@ -122,10 +145,10 @@ def breadcrumb(response: TextResponse) -> tuple[str | None, str | None, str | No
     group = None
     forum = fid = None
     for a in crumbs:
-        href = a.attrib.get("href", "")
+        href = _attr(a, "href") or ""
         if "gid=" in href:
             group = _text(a)
-        m = re.search(r"forum-(\d+)-\d+\.html", href) or re.search(r"[?&]fid=(\d+)", href)
+        m = re.search(r"forum-([0-9]+)-[0-9]+\.html", href) or re.search(r"[?&]fid=([0-9]+)", href)
         if m:
             # A sub-forum puts its parent first: the last forum link is the forum itself.
             forum, fid = _text(a), m.group(1)
@@ -157,17 +180,17 @@ def listing_page(response: TextResponse) -> ListingPage:
         page.drops.append("listing without a thread table")
         return page
     for row in table.css("tbody[id^=normalthread_], tbody[id^=stickthread_]"):
-        row_id = row.attrib.get("id", "")
+        row_id = _attr(row, "id") or ""
         tid = row_id.rpartition("_")[2]
         link = row.css("th a.xst, th a.s")
-        href = link.attrib.get("href") if link else None
-        if not tid.isdigit() or not href:
+        href = _attr(link, "href") if link else None
+        if not _is_id(tid) or not href:
             page.drops.append("listing row without a thread id or link")
             continue
         by = row.css("td.by")
         author_a = by[0].css("cite a") if by else None
         author = _text(author_a) if author_a else (_text(by[0].css("cite")) if by else None)
-        author_href = author_a.attrib.get("href") if author_a else None
+        author_href = _attr(author_a, "href") if author_a else None
         last_em = by[1].css("em") if len(by) > 1 else None
         replies = row.css("td.num a.xi2::text").get()
         page.threads.append(
@@ -179,7 +202,7 @@ def listing_page(response: TextResponse) -> ListingPage:
                 author_url=response.urljoin(author_href) if author_href else None,
                 created=ynj_date(_shown_date(by[0].css("em"))) if by else None,
                 last_reply=_iso_minute(_shown_date(last_em)) if last_em else None,
-                replies=int(replies) if replies and replies.strip().isdigit() else None,
+                replies=_count(replies),
                 sticky=row_id.startswith("stickthread_"),
             )
         )
@@ -193,12 +216,12 @@ def _floor(plc: Selector, pid: str) -> str | None:
     if not num:
         return None
     digits = _text(num.css("em"))
-    if digits and digits.isdigit():
+    if digits and _is_id(digits):
         return digits
     label = (_text(num) or "").replace("#", "").strip()
     if label in FLOOR_NAMES:
         return str(FLOOR_NAMES[label])
-    m = re.search(r"(\d+)", label)
+    m = re.search(r"([0-9]+)", label)
     return m.group(1) if m else None
 
 
@@ -234,7 +257,7 @@ def _post(response: TextResponse, div: Selector, pid: str) -> PagePost:
     link = authi.css("a.xw1") or authi.css("a[href*=space-uid]")
     if link:
         poster: str | None = _text(link)
-        href = link.attrib.get("href")
+        href = _attr(link, "href")
         poster_url = response.urljoin(href) if href and _UID.search(href) else None
     else:
         # Deleted users show their name and "该用户已被删除"; anonymous posts show 匿名.
@@ -264,7 +287,7 @@ def thread_page(response: TextResponse) -> ThreadPage:
     m = _THREAD_HREF.search(response.url)
     page = ThreadPage(
         tid=m.group(1) if m else None,
-        page=current_page(response) or (int(m.group(2)) if m else 1),
+        page=current_page(response) or (_count(m.group(2)) if m else None) or 1,
         total_pages=total_pages(response),
         title=_text(response.css("h1.ts span#thread_subject")),
         forum_group=group,
@@ -276,8 +299,8 @@ def thread_page(response: TextResponse) -> ThreadPage:
         page.drops.append("thread page without a post list")
         return page
     for div in postlist.xpath("./div[starts-with(@id, 'post_')]"):
-        pid = div.attrib["id"][len("post_"):]
-        if not pid.isdigit():
+        pid = (_attr(div, "id") or "")[len("post_"):]
+        if not _is_id(pid):
             continue  # post_new, postlistreply and friends
         page.posts.append(_post(response, div, pid))
     if not page.posts:

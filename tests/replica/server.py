@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,11 +51,14 @@ class Replica:
     def __init__(self, sites: list[Site]) -> None:
         self.sites = sites
         self.log: list[tuple[str, str]] = []
+        self.times: list[float] = []
+        """``time.monotonic()`` of each request in ``log``, at the same index."""
         self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         with self._lock:
             self.log.append((request.method, request.raw_target))
+            self.times.append(time.monotonic())
         for site in self.sites:
             answer = site.handle(request)
             if answer is not None:
@@ -65,6 +69,11 @@ class Replica:
         """Request targets logged so far that start with ``prefix``."""
         with self._lock:
             return [target for _, target in self.log if target.startswith(prefix)]
+
+    def requested_at(self, prefix: str = "") -> list[tuple[float, str]]:
+        """(``time.monotonic()``, request target) of each request so far whose target starts with ``prefix``."""
+        with self._lock:
+            return [(t, target) for t, (_, target) in zip(self.times, self.log, strict=True) if target.startswith(prefix)]
 
 
 def _handler_for(replica: Replica) -> type[BaseHTTPRequestHandler]:

@@ -1,0 +1,1 @@
+"""End-to-end and unit tests of crawler/middlewares/defences.py against the replica's defences."""
