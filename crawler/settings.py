@@ -102,6 +102,10 @@ WORKER_ID = os.environ.get("CRAWLER_WORKER_ID", "")
 #: Seconds a worker may go silent before the others take it for dead: its held requests go back in the
 #: queue and its claims on records can be taken over.
 REDIS_LEASE_SECONDS = 30
+#: The crawl this worker takes part in: workers given the same id make one crawl, and a worker whose
+#: crawl is already over exits at once instead of starting another (e.g. ``$(date -u +%Y%m%dT%H)`` in
+#: every worker's cron line). Empty = the crawl going, or a new one if none is.
+REDIS_CRAWL_ID = ""
 #: Whole seconds a worker waits, once the crawl is complete, for a new one to start before it closes.
 SCHEDULER_IDLE_BEFORE_CLOSE = 0
 ADDONS: dict[str, int] = {

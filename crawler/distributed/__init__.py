@@ -24,6 +24,14 @@ def worker_id(value: str | None) -> str:
     return worker
 
 
+def crawl_id(value: str | None) -> str:
+    """``REDIS_CRAWL_ID`` checked; empty means "the crawl going, or a new one"."""
+    if value and not _WORKER_ID.match(value):
+        raise ValueError(f"REDIS_CRAWL_ID={value!r} must be up to 64 letters, digits, '.', '_' or '-', "
+                         "e.g. -s REDIS_CRAWL_ID=$(date -u +%Y%m%dT%H)")
+    return value or ""
+
+
 def distributed(settings: BaseSettings) -> bool:
     """Whether this crawl shares its queue and state through Redis."""
     return bool(settings.get("REDIS_URL"))

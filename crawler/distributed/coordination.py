@@ -5,7 +5,8 @@ layout of scrapy-redis's ``PriorityQueue``) or the *held* hash of the worker tha
 worker's engine is done with it (response parsed, items written, follow-up requests queued). A worker
 whose lease expired is dead: whoever notices first puts its held requests back in the queue. The crawl is
 complete when the queue is empty and no worker holds anything; the first worker to see it clears the
-shared dupefilter, so that the next crawl starts afresh.
+shared dupefilter, so that the next crawl starts afresh, and records the crawl's id as finished, so that
+a worker started late for it (same ``REDIS_CRAWL_ID``) does not start another.
 """
 
 from __future__ import annotations
@@ -58,11 +59,25 @@ end
 return 1
 """
 
+# KEYS: dupefilter, queue, finished crawls. ARGV: fingerprint, score, request, crawl id.
 _PUSH = """
+if redis.call('ZSCORE', KEYS[3], ARGV[4]) then return -1 end
 if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSETNX', KEYS[3], 'started', ARGV[4])
 return 1
+"""
+
+# KEYS: crawl, finished crawls. ARGV: the crawl id asked for ('' = any), a new id, now.
+_JOIN = """
+if ARGV[1] ~= '' then
+  local finished = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if finished then return {'finished', ARGV[1], finished} end
+end
+local current = redis.call('HGET', KEYS[1], 'id')
+if current then return {'joined', current, redis.call('HGET', KEYS[1], 'started')} end
+local id = ARGV[1] ~= '' and ARGV[1] or ARGV[2]
+redis.call('HSET', KEYS[1], 'id', id, 'started', ARGV[3])
+return {'started', id, ARGV[3]}
 """
 
 _POP = """
@@ -91,7 +106,7 @@ _REQUEUE_OWN = _REQUEUE_HELD + """
 return requeue(KEYS[1], KEYS[2])
 """
 
-# KEYS: queue, workers, dupefilter, crawl, last crawl. ARGV: lease prefix, held prefix, now.
+# KEYS: queue, workers, dupefilter, crawl, finished crawls. ARGV: lease prefix, held prefix, now (epoch).
 _STATUS = _REQUEUE_HELD + """
 local requeued, busy, dead = 0, {}, {}
 for _, worker in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -109,13 +124,26 @@ local complete = 0
 if queued == 0 and #busy == 0 then
   complete = 1
   redis.call('DEL', KEYS[3])
-  if redis.call('EXISTS', KEYS[4]) == 1 then
-    redis.call('HSET', KEYS[4], 'finished', ARGV[3])
-    redis.call('RENAME', KEYS[4], KEYS[5])
+  local id = redis.call('HGET', KEYS[4], 'id')
+  if id then
+    redis.call('ZADD', KEYS[5], ARGV[3], id)
+    redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -1001)
+    redis.call('DEL', KEYS[4])
   end
 end
 return {complete, queued, requeued, table.concat(busy, ' '), table.concat(dead, ' ')}
 """
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Which crawl this worker takes part in."""
+
+    outcome: str
+    """``started`` (a new crawl), ``joined`` (one going already) or ``finished`` (the crawl id asked for is over)."""
+    crawl_id: str
+    since: str
+    """When it started (UTC), or when it finished (epoch seconds) for ``finished``."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +179,7 @@ class Coordinator:
     """One worker's handle on the shared crawl of one spider (no Scrapy here: plain values in and out)."""
 
     def __init__(self, client: redis.Redis, prefix: str, spider: str, worker: str, lease_seconds: float,
-                 url: str = "redis://") -> None:
+                 url: str = "redis://", crawl_id: str = "") -> None:
         if lease_seconds <= 0:
             raise ValueError(f"REDIS_LEASE_SECONDS={lease_seconds!r} must be a positive number of seconds, e.g. 30")
         self.client = client
@@ -168,12 +196,14 @@ class Coordinator:
         self.held_key = self.held_prefix + worker
         self.tokens_key = f"{base}:tokens"
         self.crawl_key = f"{base}:crawl"
-        self.last_crawl_key = f"{base}:last-crawl"
+        self.finished_key = f"{base}:finished-crawls"
+        self.crawl_id = crawl_id
         self.lease = lease_value()
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._push = client.register_script(_PUSH)
+        self._join = client.register_script(_JOIN)
         self._pop = client.register_script(_POP)
         self._requeue_own = client.register_script(_REQUEUE_OWN)
         self._status = client.register_script(_STATUS)
@@ -215,12 +245,23 @@ class Coordinator:
             self._release(keys=[self.lease_key, self.workers_key, self.held_key], args=[self.lease, self.worker])
 
     # --- the queue --------------------------------------------------------------------------------------
-    def push(self, fingerprint: str, score: float, data: bytes) -> bool:
-        """Queue ``data`` unless ``fingerprint`` (empty = never filtered) is in this crawl's dupefilter."""
+    def join(self) -> Joined:
+        """Take part in the crawl ``crawl_id`` names, or the one going, or start one; sets ``crawl_id``."""
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        new = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.urandom(3).hex()}"
         with self.talking():
-            return bool(self._push(keys=[self.dupefilter_key, self.queue_key, self.crawl_key],
-                                   args=[fingerprint, score, data, now]))
+            answer = cast(list[Any], self._join(keys=[self.crawl_key, self.finished_key],
+                                                args=[self.crawl_id, new, now]))
+        joined = Joined(*(_text(v) for v in answer))
+        self.crawl_id = joined.crawl_id
+        return joined
+
+    def push(self, fingerprint: str, score: float, data: bytes) -> bool:
+        """Queue ``data`` unless ``fingerprint`` (empty = never filtered) is in this crawl's dupefilter, or
+        the crawl this worker joined is over (a late start request must not begin another one)."""
+        with self.talking():
+            return int(cast(int, self._push(keys=[self.dupefilter_key, self.queue_key, self.finished_key],
+                                            args=[fingerprint, score, data, self.crawl_id]))) == 1
 
     def pop(self) -> tuple[str, bytes] | None:
         """The first queued request, now held by this worker under the returned token."""
@@ -249,15 +290,9 @@ class Coordinator:
 
     def status(self) -> CrawlStatus:
         """Put dead workers' requests back, then say whether the crawl is complete (clearing it if so)."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        keys = [self.queue_key, self.workers_key, self.dupefilter_key, self.crawl_key, self.last_crawl_key]
+        keys = [self.queue_key, self.workers_key, self.dupefilter_key, self.crawl_key, self.finished_key]
         with self.talking():
-            answer = cast(list[Any], self._status(keys=keys, args=[self.lease_prefix, self.held_prefix, now]))
+            args: list[str | int] = [self.lease_prefix, self.held_prefix, int(time.time())]
+            answer = cast(list[Any], self._status(keys=keys, args=args))
         complete, queued, requeued, busy, dead = answer
         return CrawlStatus(bool(complete), int(queued), int(requeued), _text(busy).split(), _text(dead).split())
-
-    def crawl_started(self) -> str | None:
-        """When the current crawl's first request was queued (UTC), None when no crawl is going."""
-        with self.talking():
-            raw = self.client.hget(self.crawl_key, "started")
-        return _text(raw) if raw is not None else None

@@ -11,12 +11,12 @@ import time
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from twisted.internet import task
 
-from crawler.distributed import distributed, worker_id
+from crawler.distributed import crawl_id, distributed, worker_id
 from crawler.distributed.coordination import Coordinator
-from crawler.errors import RunLocked
+from crawler.errors import OutputError, RunLocked
 from crawler.state import state_for
 from crawler.state.redis import RedisState
 
@@ -51,14 +51,21 @@ class WorkersExtension:
         if not distributed(settings):
             raise NotConfigured("REDIS_URL is empty")
         spider_name = crawler.spider.name if crawler.spider is not None else crawler.spidercls.name
-        state = state_for(crawler)
+        try:
+            state = state_for(crawler)
+        except OutputError as exc:  # Redis unreachable: the crawl command says "not started" and exits 6
+            assert crawler.stats is not None
+            crawler.stats.set_value("run/output_failure", str(exc))
+            logger.error("%s", exc)
+            raise
         if not isinstance(state, RedisState):
             raise NotConfigured("the crawl state is not in Redis")
         idle = settings.getfloat("SCHEDULER_IDLE_BEFORE_CLOSE", 0)
         if idle < 0:
             raise ValueError(f"SCHEDULER_IDLE_BEFORE_CLOSE={idle!r} must be 0 or more seconds, e.g. 10")
         coordinator = Coordinator(state.client, state.prefix, spider_name, worker_id(settings.get("WORKER_ID")),
-                                  settings.getfloat("REDIS_LEASE_SECONDS", 30), url=state.url)
+                                  settings.getfloat("REDIS_LEASE_SECONDS", 30), url=state.url,
+                                  crawl_id=crawl_id(settings.get("REDIS_CRAWL_ID")))
         try:
             coordinator.acquire()
         except RunLocked as exc:
@@ -79,7 +86,20 @@ class WorkersExtension:
 
     def spider_opened(self) -> None:
         assert self.crawler.stats is not None
-        self.crawler.stats.set_value("distributed/worker", self.coordinator.worker)
+        stats = self.crawler.stats
+        stats.set_value("distributed/worker", self.coordinator.worker)
+        asked = self.coordinator.crawl_id
+        joined = self.coordinator.join()
+        stats.set_value("distributed/crawl", joined.crawl_id)
+        if joined.outcome == "finished":
+            finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(joined.since)))
+            logger.info("crawl %s finished at %s: nothing left to do", joined.crawl_id, finished)
+            raise CloseSpider("finished")
+        if asked and joined.crawl_id != asked:
+            logger.warning("crawl %s is still going: worker %s joins it instead of starting crawl %s",
+                           joined.crawl_id, self.coordinator.worker, asked)
+        logger.info("worker %s %s crawl %s (started %s)", self.coordinator.worker, joined.outcome,
+                    joined.crawl_id, joined.since)
         # The lease lives REDIS_LEASE_SECONDS: renew it three times per lease, so one late beat is not death.
         self.heartbeat = task.LoopingCall(self.beat)
         self.heartbeat.start(self.coordinator.lease_ms / 3000, now=False)

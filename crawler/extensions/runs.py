@@ -179,6 +179,7 @@ class RunsExtension:
         }
         if self.worker:
             self.summary["worker"] = self.worker
+            self.summary["crawl"] = stats.get("distributed/crawl")
         if stats.get("distributed/requeued_from_dead_workers"):
             self.summary["requeued_from_dead_workers"] = stats["distributed/requeued_from_dead_workers"]
         if stats.get("distributed/claims_taken_over"):

@@ -71,16 +71,19 @@ class Credit51Spider(scrapy.Spider):
         spider.progress = ThreadProgress(settings.getint("CREDIT51_POSTS_PER_PAGE", 20))
         if settings.get("REDIS_URL"):
             # Distributed crawling: a thread's pages are fetched by different workers, so what is known of
-            # its progress is shared in Redis (README, "Distributed crawling").
-            from crawler.state.redis import RedisState
-
-            state = state_for(crawler)
-            assert isinstance(state, RedisState)
-            spider.progress = state.thread_progress(cls.name, spider.progress.posts_per_page)
+            # its progress is shared in Redis (README, "Distributed crawling"), from when the crawl opens.
+            crawler.signals.connect(spider.share_progress, signal=signals.spider_opened)
         crawler.signals.connect(spider.item_written, signal=signals.item_scraped)
         crawler.signals.connect(spider.item_written, signal=signals.item_dropped)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
+
+    def share_progress(self) -> None:
+        from crawler.state.redis import RedisState
+
+        state = self.state
+        assert isinstance(state, RedisState)
+        self.progress = state.thread_progress(self.name, self.progress.posts_per_page)
 
     @property
     def state(self) -> CrawlState:

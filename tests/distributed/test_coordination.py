@@ -11,19 +11,21 @@ import time
 import pytest
 import redis
 
-from crawler.distributed import worker_id
+from crawler.distributed import crawl_id, worker_id
 from crawler.distributed.coordination import Coordinator
 from crawler.errors import RunLocked
 from tests.distributed.conftest import RedisServer
 
 
-def coordinator(server: RedisServer, worker: str, lease: float = 30) -> Coordinator:
-    return Coordinator(redis.Redis.from_url(server.url), "t", "51credit", worker, lease, url=server.url)
+def coordinator(server: RedisServer, worker: str, lease: float = 30, crawl: str = "") -> Coordinator:
+    return Coordinator(redis.Redis.from_url(server.url), "t", "51credit", worker, lease, url=server.url,
+                       crawl_id=crawl)
 
 
 def test_a_request_is_queued_once_per_crawl_and_held_until_acknowledged(redis_server: RedisServer) -> None:
     a = coordinator(redis_server, "a")
     a.acquire()
+    assert a.join().outcome == "started"
     assert a.push("fp1", 0, b"listing")
     assert not a.push("fp1", 0, b"listing again")  # the shared dupefilter
     assert a.push("", 0, b"retry")  # dont_filter
@@ -40,13 +42,38 @@ def test_a_request_is_queued_once_per_crawl_and_held_until_acknowledged(redis_se
     status = a.status()
     assert status.complete and status.queued == 0
     assert redis_server.client.exists(a.dupefilter_key) == 0  # the next crawl starts afresh
-    assert a.push("fp1", 0, b"listing")
+    assert not a.push("fp1", 0, b"listing")  # but not by a late start request of the crawl just over
+    assert a.join().outcome == "finished"
+    later = coordinator(redis_server, "a")  # the next run of the worker, with no REDIS_CRAWL_ID
+    assert later.join().outcome == "started"
+    assert later.push("fp1", 0, b"listing")
+
+
+def test_workers_with_one_crawl_id_make_one_crawl_and_a_late_one_does_not_start_another(
+        redis_server: RedisServer) -> None:
+    a, b = coordinator(redis_server, "a", crawl="run-7"), coordinator(redis_server, "b", crawl="run-7")
+    started, joined = a.join(), b.join()
+    assert (started.outcome, started.crawl_id) == ("started", "run-7")
+    assert (joined.outcome, joined.crawl_id) == ("joined", "run-7")
+    assert a.push("fp1", 0, b"listing") and not b.push("fp1", 0, b"listing")
+    a.pop()
+    a.ack(["1"])
+    assert b.status().complete
+    late = coordinator(redis_server, "c", crawl="run-7")
+    finished = late.join()
+    assert (finished.outcome, finished.crawl_id) == ("finished", "run-7")
+    assert abs(float(finished.since) - time.time()) < 60
+    # Another id while a crawl is going: it joins the one going.
+    assert coordinator(redis_server, "d", crawl="run-8").join().outcome == "started"
+    other = coordinator(redis_server, "e", crawl="run-9").join()
+    assert (other.outcome, other.crawl_id) == ("joined", "run-8")
 
 
 def test_a_dead_workers_held_requests_go_back_to_the_queue(redis_server: RedisServer) -> None:
     a, b = coordinator(redis_server, "a", lease=0.3), coordinator(redis_server, "b")
     a.acquire()
     b.acquire()
+    a.join()
     a.push("fp1", 0, b"page-1")
     a.push("fp2", 0, b"page-2")
     assert (a.pop() or ("", b""))[1] == b"page-1"
@@ -65,6 +92,7 @@ def test_a_dead_workers_held_requests_go_back_to_the_queue(redis_server: RedisSe
 def test_a_restarted_worker_puts_back_what_its_killed_process_held(redis_server: RedisServer) -> None:
     a = coordinator(redis_server, "a")
     a.acquire()
+    a.join()
     a.push("fp1", 0, b"page-1")
     a.pop()
     again = coordinator(redis_server, "a")
@@ -112,6 +140,9 @@ def test_worker_ids_are_checked_and_default_to_host_and_pid() -> None:
     assert worker_id("box1-a") == "box1-a"
     with pytest.raises(ValueError, match=r"WORKER_ID='a/b' cannot name files: .* e.g. -s WORKER_ID=box1-a"):
         worker_id("a/b")
+    assert crawl_id("") == "" and crawl_id("20260131T10") == "20260131T10"
+    with pytest.raises(ValueError, match=r"REDIS_CRAWL_ID='a b' must be up to 64 letters"):
+        crawl_id("a b")
 
 
 def test_a_bad_lease_names_the_value_and_the_fix(redis_server: RedisServer) -> None:
