@@ -161,3 +161,28 @@ RETRY_AFTER_STATUSES = [429, 503]
 RETRY_AFTER_MAX = 600
 #: Waits per request before a site that keeps answering Retry-After stops the crawl as blocked.
 RETRY_AFTER_TIMES = 5
+# --- Distributed crawling (REDIS_URL) ------------------------------------------------------------------
+# Many processes, one crawl: the same command on each, with the same REDIS_URL (README, "Distributed
+# crawling"). The DistributedCrawl add-on switches the scheduler, dupefilter and crawl state to Redis when
+# REDIS_URL is set (a -s value included); without it nothing changes and neither redis nor scrapy_redis
+# is imported.
+#: ``redis://[:password@]host:port/db``; empty = one process, state in ``DATA_DIR/state.sqlite``.
+REDIS_URL = os.environ.get("CRAWLER_REDIS_URL", "")
+#: First part of every Redis key: ``{prefix}:emitted:post``, ``{prefix}:{spider}:requests``, ...
+REDIS_STATE_PREFIX = "crawler"
+#: This worker's name in its TSV part, WARC, lock and summary file names and its Redis lease; empty =
+#: ``{hostname}-{pid}``. Two running workers never share one.
+WORKER_ID = os.environ.get("CRAWLER_WORKER_ID", "")
+#: Seconds a worker may go silent before the others take it for dead: its held requests go back in the
+#: queue and its claims on records can be taken over.
+REDIS_LEASE_SECONDS = 30
+#: The crawl this worker takes part in: workers given the same id make one crawl, and a worker whose
+#: crawl is already over exits at once instead of starting another (e.g. ``$(date -u +%Y%m%dT%H)`` in
+#: every worker's cron line). Empty = the crawl going, or a new one if none is.
+REDIS_CRAWL_ID = ""
+#: Whole seconds a worker waits, once the crawl is complete, for a new one to start before it closes.
+SCHEDULER_IDLE_BEFORE_CLOSE = 0
+ADDONS: dict[str, int] = {
+    **globals().get("ADDONS", {}),
+    "crawler.distributed.DistributedCrawl": 0,
+}

@@ -38,7 +38,10 @@ class Command(ScrapyCrawl):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
-        stats = crawler.stats.get_stats() if crawler.stats else {}
+        try:
+            stats = crawler.stats.get_stats()
+        except RuntimeError:
+            stats = {}  # start-up failed before the stats collector existed (the error is logged above)
         if stats.get("run/locked"):
             print(f"not started: {stats['run/locked']}", file=sys.stderr)
             self.exitcode = int(ExitCode.LOCKED)

@@ -122,11 +122,16 @@ class RunLock:
 class RunsExtension:
     """Takes the run lock before anything opens a file, and writes the run summary when the spider closes."""
 
-    def __init__(self, crawler: Crawler, data_dir: Path, spider_name: str) -> None:
+    def __init__(self, crawler: Crawler, data_dir: Path, spider_name: str, worker: str = "") -> None:
         self.crawler = crawler
         self.data_dir = data_dir
         self.spider_name = spider_name
-        self.lock = RunLock(data_dir / "locks" / f"{spider_name}.lock")
+        # Distributed crawling (REDIS_URL): N workers run at once, so the lock guards this worker's DATA_DIR
+        # against a second copy of the same worker (same WORKER_ID), not against the other workers; the
+        # worker's lease in Redis guards the id across machines (crawler/distributed/workers.py).
+        self.worker = worker
+        name = f"{spider_name}.{worker}" if worker else spider_name
+        self.lock = RunLock(data_dir / "locks" / f"{name}.lock")
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
         self.summary: dict[str, Any] | None = None
@@ -135,7 +140,9 @@ class RunsExtension:
     def from_crawler(cls, crawler: Crawler) -> RunsExtension:
         if crawler.spider is None:
             raise NotConfigured("the runs extension needs a spider")
-        ext = cls(crawler, Path(crawler.settings.get("DATA_DIR", "data")), crawler.spider.name)
+        settings = crawler.settings
+        worker = settings.get("WORKER_ID") if settings.get("REDIS_URL") else ""
+        ext = cls(crawler, Path(settings.get("DATA_DIR", "data")), crawler.spider.name, worker)
         try:
             ext.lock.acquire()
         except RunLocked as exc:
@@ -170,10 +177,19 @@ class RunsExtension:
             "blocked_by": stats.get("run/blocked_by"),
             "warc_records": stats.get("warc/records", 0),
         }
+        if self.worker:
+            self.summary["worker"] = self.worker
+            self.summary["crawl"] = stats.get("distributed/crawl")
+        if stats.get("distributed/requeued_from_dead_workers"):
+            self.summary["requeued_from_dead_workers"] = stats["distributed/requeued_from_dead_workers"]
+        if stats.get("distributed/claims_taken_over"):
+            self.summary["claims_taken_over"] = stats["distributed/claims_taken_over"]
         self.crawler.stats.set_value("run/exit_code", int(code))
         runs = self.data_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)
-        path = runs / f"{self.spider_name}-{self.started_at:%Y%m%dT%H%M%SZ}.json"
+        # Workers sharing a DATA_DIR each write their own summary.
+        name = f"{self.spider_name}-{self.worker}" if self.worker else self.spider_name
+        path = runs / f"{name}-{self.started_at:%Y%m%dT%H%M%SZ}.json"
         try:
             path.write_text(json.dumps(self.summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:

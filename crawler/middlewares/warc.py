@@ -241,6 +241,7 @@ class WarcSession:
         self.stop_crawl = stop_crawl
         self._writer: ExchangeWriter | None = None
         self._digest_index: Any = None
+        self.shared_digest_index: Callable[[], Any] | None = None
         self._closed = False
         self._failed = False
 
@@ -298,6 +299,11 @@ class WarcSession:
             stats=crawler.stats,
             stop_crawl=lambda reason: _close_spider(crawler, reason),
         )
+        if settings.get("REDIS_URL") and digest_index_path is not None:
+            # Distributed mode: one digest index for every worker, in the crawl state on Redis.
+            from crawler.state import state_for
+
+            session.shared_digest_index = lambda: state_for(crawler).digest_index()  # type: ignore[attr-defined]
         crawler.signals.connect(session.open, signal=signals.spider_opened)
         crawler.signals.connect(session.close, signal=signals.spider_closed)
         return session
@@ -307,7 +313,9 @@ class WarcSession:
         self.directory.mkdir(parents=True, exist_ok=True)
         from archive.writer import WarcWriter
 
-        if self.digest_index_path is not None:
+        if self.shared_digest_index is not None:
+            self._digest_index = self.shared_digest_index()
+        elif self.digest_index_path is not None:
             from archive.digests import SqliteDigestIndex
 
             self.digest_index_path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,13 +59,15 @@ class TsvWriterPipeline:
 
     crawler: Crawler | None = None
 
-    def __init__(self, data_dir: Path, spider_name: str, layout: str, fsync: bool, day: str) -> None:
+    def __init__(self, data_dir: Path, spider_name: str, layout: str, fsync: bool, day: str, part: str = "") -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"TSV_LAYOUT={layout!r} is not one of {', '.join(LAYOUTS)}; pick one of them")
         self.root = data_dir / "tsv" / spider_name
         self.layout = layout
         self.fsync = fsync
         self.day = day
+        self.part = part
+        """Distributed crawling: the worker id naming this worker's daily part file; empty otherwise."""
         self.rows_written = 0
 
     @classmethod
@@ -80,6 +82,9 @@ class TsvWriterPipeline:
             layout=settings.get("TSV_LAYOUT", "daily"),
             fsync=settings.getbool("TSV_FSYNC", True),
             day=day,
+            # Distributed crawling (REDIS_URL): each worker appends to its own part file, `scrapy merge-tsv`
+            # joins a day's parts into one file.
+            part=settings.get("WORKER_ID") if settings.get("REDIS_URL") else "",
         )
         pipeline.stats = crawler.stats
         pipeline.crawler = crawler
@@ -91,6 +96,8 @@ class TsvWriterPipeline:
         """Where the row of the item with id ``key`` goes."""
         if self.layout == "per-post":
             return self.root / "files" / self.day / f"{key}.txt"
+        if self.part:
+            return self.root / f"{self.day}.{self.part}.tsv"
         return self.root / f"{self.day}.tsv"
 
     def process_item(self, item: Any) -> Any:

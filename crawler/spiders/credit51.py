@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy import signals
@@ -16,6 +16,9 @@ from crawler.pages import discuz
 from crawler.pages.discuz import ThreadRef
 from crawler.state import CrawlState, ThreadState, state_for
 from crawler.state.progress import ThreadProgress
+
+if TYPE_CHECKING:
+    from crawler.state.redis import RedisThreadProgress
 
 
 def _forum_list(value: Any) -> list[str]:
@@ -51,7 +54,7 @@ class Credit51Spider(scrapy.Spider):
         self.forums: list[str] = []
         self.max_listing_pages = 0
         self.incremental = True
-        self.progress = ThreadProgress(20)
+        self.progress: ThreadProgress | RedisThreadProgress = ThreadProgress(20)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Credit51Spider:
@@ -66,10 +69,21 @@ class Credit51Spider(scrapy.Spider):
         spider.max_listing_pages = settings.getint("CREDIT51_MAX_LISTING_PAGES", 0)
         spider.incremental = settings.getbool("CREDIT51_INCREMENTAL", True)
         spider.progress = ThreadProgress(settings.getint("CREDIT51_POSTS_PER_PAGE", 20))
+        if settings.get("REDIS_URL"):
+            # Distributed crawling: a thread's pages are fetched by different workers, so what is known of
+            # its progress is shared in Redis (README, "Distributed crawling"), from when the crawl opens.
+            crawler.signals.connect(spider.share_progress, signal=signals.spider_opened)
         crawler.signals.connect(spider.item_written, signal=signals.item_scraped)
         crawler.signals.connect(spider.item_written, signal=signals.item_dropped)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
+
+    def share_progress(self) -> None:
+        from crawler.state.redis import RedisState
+
+        state = self.state
+        assert isinstance(state, RedisState)
+        self.progress = state.thread_progress(self.name, self.progress.posts_per_page)
 
     @property
     def state(self) -> CrawlState:
