@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-data
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench clean replay-env
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# pywb pins an old redis client that cannot share .venv with scrapy-redis: replay gets its own environment.
+REPLAY_STAMP := .venv-replay/.installed
+$(REPLAY_STAMP):
+	test -x .venv-replay/bin/python || $(PYTHON) -m venv .venv-replay
+	.venv-replay/bin/python -m pip install --quiet 'pywb>=2.10,<2.11'
+	touch $(REPLAY_STAMP)
+
+replay-env: $(REPLAY_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo --data-dir $(DEMO_DIR)
@@ -24,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(REPLAY_STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -33,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR)
+	rm -rf $(VENV) .venv-replay .mypy_cache .ruff_cache .pytest_cache $(DEMO_DIR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -57,9 +58,12 @@ class Article:
 
     tsv_columns: ClassVar[tuple[str, ...]] = (
         "docid", "url", "canonical_url", "title", "intime", "published", "source", "editor", "keywords",
-        "lids", "image_count", "first_image", "body_text",
+        "lids", "image_count", "first_image", "body_text", "content_hash",
     )  # fmt: skip
     tsv_key: ClassVar[str] = "docid"
+    record_kind: ClassVar[str] = "article"
+    #: An article is emitted again, as a new version, when its content hash changes.
+    version_field: ClassVar[str] = "content_hash"
 
     docid: str
     """Article id shared by URL, API and page: ``hqfskcn2160999`` (URL ``doc-i{docid}.shtml``, API
@@ -100,6 +104,11 @@ class Article:
     first_image: str | None = field(init=False, default=None)
     """The first of ``images``, None if there is none (derived)."""
 
+    content_hash: str = field(init=False, default="")
+    """``sha1:`` hex of the title and body text as the page gave them (derived): what makes a new version."""
+
     def __post_init__(self) -> None:
         self.image_count = len(self.images)
         self.first_image = self.images[0] if self.images else None
+        text = f"{self.title}\n{self.body_text or ''}".encode()
+        self.content_hash = "sha1:" + hashlib.sha1(text).hexdigest()

@@ -62,6 +62,8 @@ SINA_ROLL_LISTS = {"155:1686": ["金融", "新浪财经", "新浪财经－国內
 #: Roll API pages to read per list; 0 = until the API has no more.
 SINA_ROLL_MAX_PAGES = 0
 SINA_ROLL_PAGE_SIZE = 50
+#: Fetch only articles whose docid no earlier run emitted, and stop paging a list at a page with nothing new.
+SINA_INCREMENTAL = True
 #: Keep ``#artibody`` as served (transformed only as the golden generator did) instead of cleaning it.
 HEXO_RAW_BODY = False
 
@@ -78,6 +80,7 @@ TSV_DATE = ""
 # record), then mark the record emitted in the crawl state.
 ITEM_PIPELINES = {
     "crawler.pipelines.dedupe.DuplicatePostPipeline": 200,
+    "crawler.pipelines.dedupe.DuplicateArticlePipeline": 210,
     "crawler.pipelines.tsv.TsvWriterPipeline": 500,
     "crawler.pipelines.emitted.EmittedPipeline": 900,
 }

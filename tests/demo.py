@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.helpers import FAST, ROOT
 from tests.replica.discuz import DiscuzSite, generated_board
 from tests.replica.server import Replica, serving
+from tests.replica.sina import SinaSite, demo_articles
 
 
 def _count_lines(paths: list[Path]) -> int:
@@ -20,9 +21,12 @@ def _count_lines(paths: list[Path]) -> int:
 def run(data_dir: Path) -> int:
     data_dir = data_dir.resolve()
     board = generated_board()
-    with serving(Replica([DiscuzSite(board)])) as server:
+    with serving(Replica([DiscuzSite(board), SinaSite(demo_articles())])) as server:
         print(f"replica site: {server.base_url} (forum index {server.base_url}forum.php)")
-        jobs = [("51credit", {"CREDIT51_BASE_URL": server.base_url})]
+        jobs = [
+            ("51credit", {"CREDIT51_BASE_URL": server.base_url}),
+            ("sina_finance", {"SINA_ROLL_API_URL": server.base_url + "api/roll/get"}),
+        ]
         for spider, extra in jobs:
             started = time.monotonic()
             cmd = [sys.executable, "-m", "scrapy", "crawl", spider]
@@ -46,6 +50,16 @@ def run(data_dir: Path) -> int:
     if warcs:
         size = sum(p.stat().st_size for p in warcs)
         print(f"  WARC archive: {len(warcs)} file(s), {size / 1e6:.1f} MB in {data_dir / 'warc'}")
+        from archive.check import check
+
+        report = check(warcs)
+        print(f"  archive check: {'every file passes' if report.ok else 'FAILED, run: archive check ' + str(warcs[0])}")
+        if not report.ok:
+            return 1
+    summaries = sorted((data_dir / "runs").glob("*.json"))
+    if summaries:
+        print(f"  run summaries: {data_dir / 'runs'}")
+    print("\nInspect the archive with: .venv/bin/archive ls " + (str(warcs[0]) if warcs else "<file>.warc.gz"))
     return 0
 
 

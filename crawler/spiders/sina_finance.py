@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 from crawler.items import Article
 from crawler.pages.sina import RollEntry, article_page, roll_page, roll_url
 from crawler.pipelines.hexo import check_categories
+from crawler.state import CrawlState, state_for
 
 _LIST_KEY = re.compile(r"^\d+:\d+$")
 #: Pages without an article are expected on a roll list; they are logged at INFO, other drops at WARNING.
@@ -46,6 +47,12 @@ class SinaFinanceSpider(Spider):
     max_pages: int = 0
     page_size: int = 50
     referer: str = "https://finance.sina.com.cn/"
+    incremental: bool = True
+    record_types = (Article,)
+
+    @property
+    def state(self) -> CrawlState:
+        return state_for(self.crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SinaFinanceSpider:
@@ -60,6 +67,7 @@ class SinaFinanceSpider(Spider):
         spider.max_pages = settings.getint("SINA_ROLL_MAX_PAGES", 0)
         spider.page_size = settings.getint("SINA_ROLL_PAGE_SIZE", 50)
         spider.referer = settings.get("SINA_ROLL_REFERER", spider.referer)
+        spider.incremental = settings.getbool("SINA_INCREMENTAL", True)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -84,7 +92,12 @@ class SinaFinanceSpider(Spider):
         for reason, detail in listing.skipped:
             self.drop(reason, response.url, detail)
         self.inc("sina/roll/entries", len(listing.entries))
+        fresh = 0
         for entry in listing.entries:
+            if self.incremental and entry.docid and self.state.emitted_versions("article", entry.docid):
+                self.inc("sina/roll/known")
+                continue
+            fresh += 1
             yield Request(
                 entry.url,
                 callback=self.parse_article,
@@ -92,6 +105,9 @@ class SinaFinanceSpider(Spider):
                 cb_kwargs={"entry": entry, "key": key},
             )
         more = listing.total is None or page * self.page_size < listing.total
+        if self.incremental and listing.entries and not fresh:
+            self.logger.info("roll list %s page %d holds nothing new: paging stops", key, page)
+            more = False
         if listing.entries and more and (self.max_pages == 0 or page < self.max_pages):
             yield self.roll_request(key, page + 1)
 

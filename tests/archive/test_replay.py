@@ -17,14 +17,13 @@ from tests.archive.warcfiles import HTML, build_good_set
 
 VENV = Path(__file__).resolve().parents[2] / ".venv-replay"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (VENV / "bin" / "wayback").exists(),
-        reason="pywb's own environment .venv-replay is not built (`make replay-env`); "
-        "replay without it is covered by test_cli's exit-2 and fake-pywb tests",
-    ),
-]
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _replay_env() -> None:
+    # `make test` builds it; a missing one is a failure to set up, never a reason to skip replay.
+    assert (VENV / "bin" / "wayback").exists(), "pywb's environment .venv-replay is missing: run `make replay-env`"
 
 
 def _free_port() -> int:

@@ -331,7 +331,7 @@ def test_article_rows_are_written_in_the_documented_columns(cleaned_crawl: Run) 
     assert set(rows) == {*GOOD.values(), "fault00invalid", "clean00noimage"}
     article = next(a for a in site.articles if a.id == "clean000002014")
     row = rows["clean000002014"]
-    assert len(row) == 14 and row[-1] == ""  # 13 values, each followed by a TAB
+    assert len(row) == 15 and row[-1] == ""  # 14 values, each followed by a TAB
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/roll/2021-07-14/doc-iclean000002014\.shtml", row[1])
     assert row[:1] + row[2:10] == [
         "clean000002014",
