@@ -52,7 +52,8 @@ class SqliteState:
         self.commit_seconds = commit_seconds
         self._lock = threading.Lock()
         self._threads: dict[str, ThreadState] = {}
-        self._emitted: set[tuple[str, str, str]] = set()
+        self._emitted: dict[tuple[str, str, str], None] = {}
+        """Insertion-ordered: versions keep the order they were emitted in."""
         self._checkpoints: dict[str, int] = {}
         self._since = time.monotonic()
         with _writing(path):
@@ -88,7 +89,7 @@ class SqliteState:
             ).fetchall()
             stored = [r[0] for r in rows]
             pending = [v for k, ky, v in self._emitted if k == kind and ky == key and v not in stored]
-        return stored + sorted(pending)
+        return stored + pending
 
     def key_of_version(self, kind: str, version: str) -> str | None:
         with self._lock:
@@ -115,7 +116,7 @@ class SqliteState:
 
     def mark_emitted(self, kind: str, key: str, version: str = "") -> None:
         with self._lock:
-            self._emitted.add((kind, key, version))
+            self._emitted.setdefault((kind, key, version))
             self._maybe_commit()
 
     def set_checkpoint(self, source: str, offset: int) -> None:
@@ -145,7 +146,7 @@ class SqliteState:
                     [(t.tid, t.last_reply, t.pages, t.posts_seen) for t in self._threads.values()],
                 )
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO emitted (kind, key, version) VALUES (?, ?, ?)", sorted(self._emitted)
+                    "INSERT OR IGNORE INTO emitted (kind, key, version) VALUES (?, ?, ?)", list(self._emitted)
                 )
                 self._db.executemany(
                     "INSERT INTO checkpoints (source, offset) VALUES (?, ?) "
