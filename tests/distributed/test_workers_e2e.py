@@ -81,6 +81,14 @@ def test_three_workers_one_killed_then_restarted_every_post_exactly_once(
         assert (last["worker"], last["new_items"], last["exit_code"]) == ("w1", 0, 0)
     assert pid_counts(dirs) == counts
     assert redis_server.client.hlen("crawler:threads") == len(board.threads)
+    # Every worker wrote its own WARC files, the killed one's salvaged at its restart: all pass the check.
+    from archive.check import check
+
+    warcs = sorted(p for d in dirs for p in (d / "warc").glob("*.warc.gz"))
+    assert {p.name.split("-")[1] for p in warcs} == {"w0", "w1", "w2"}
+    assert not [p for d in dirs for p in (d / "warc").glob("*.open")]
+    report = check(warcs)
+    assert report.ok, [str(v) for v in report.violations][:5]
 
     day = f"{datetime.now(UTC):%Y-%m-%d}"
     layout = Layout(columns=len(ForumPost.tsv_columns), key_at=ForumPost.tsv_columns.index("pid"))
