@@ -85,7 +85,13 @@ ITEM_PIPELINES = {
     "crawler.pipelines.emitted.EmittedPipeline": 900,
 }
 
-DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
+#: Re-extraction: a WARC file or folder to answer every request from, offline (give the run its own
+#: DATA_DIR so its state starts empty). Nothing is fetched and no WARC is written.
+REPLAY_WARC = ""
+
+DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    "crawler.middlewares.replay.WarcReplayMiddleware": 50,
+}
 EXTENSIONS: dict[str, int] = {
     "crawler.extensions.runs.RunsExtension": 0,
 }

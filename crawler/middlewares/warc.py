@@ -259,6 +259,8 @@ class WarcSession:
         settings = crawler.settings
         if not settings.getbool("WARC_ENABLED", True):
             raise NotConfigured("WARC_ENABLED is off: no WARC records are written")
+        if settings.get("REPLAY_WARC"):
+            raise NotConfigured("REPLAY_WARC is set: pages come from an archive, nothing new is fetched")
         data_dir = Path(settings.get("DATA_DIR") or "data")
         directory = Path(settings.get("WARC_DIR") or data_dir / "warc")
         spider_name = crawler.spider.name if crawler.spider is not None else crawler.spidercls.name
