@@ -58,3 +58,12 @@ def test_kill_9_twenty_times_then_finish(tmp_path: Path) -> None:
     duplicates = {pid: n for pid, n in counts.items() if n > 1}
     assert not duplicates
     assert sorted(counts) == expected
+    # Every WARC of the 21 runs, the 20 killed ones salvaged at the next start, passes the strict check.
+    from archive.check import check
+
+    warc_dir = tmp_path / "warc"
+    assert not list(warc_dir.glob("*.open"))
+    warcs = sorted(warc_dir.glob("*.warc.gz"))
+    assert len(warcs) > KILLS // 2  # runs killed before their first page never opened a file
+    report = check(warcs)
+    assert report.ok, [str(v) for v in report.violations][:5]
