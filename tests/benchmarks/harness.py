@@ -83,6 +83,7 @@ class Options:
     profile: bool
     timeout: float
     wget: str
+    label: str
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _first_line(argv: list[str]) -> str | None:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    text = (out.stdout or out.stderr).strip()
+    text = (out.stdout or out.stderr).strip() if out.returncode == 0 else ""
     return text.splitlines()[0] if text else None
 
 
@@ -248,6 +249,8 @@ def _rates(measured: Measured, pages: int) -> dict[str, Any]:
         "peak_rss_mb": round(measured.peak_rss_bytes / MB, 1),
         "server_cpu_s": round(measured.server_cpu_seconds, 3),
         "server_cpu_share": round(measured.server_cpu_seconds / wall, 3) if wall else 0.0,
+        # Cores' worth of CPU other processes on the machine used meanwhile: near 0 is a clean measurement.
+        "other_cpu_share": round(measured.other_cpu_seconds / wall, 3) if wall else 0.0,
     }
 
 
@@ -522,6 +525,7 @@ def run(opts: Options, progress: Progress) -> dict[str, Any]:
     report: dict[str, Any] = {
         "benchmark": "issue 6: our crawl against wget on the same static replica",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "label": opts.label,
         "quick": opts.quick,
         "reps": opts.reps,
         "machine": machine(opts.project),
@@ -615,6 +619,8 @@ def table(report: dict[str, Any]) -> str:
             f"{_fmt(w['warc_bytes_per_page'], ',.0f'):>15}",
             f"  {'nginx CPU share of wall':28}{_fmt(o['server_cpu_share'], '.2f'):>15}"
             f"{_fmt(w['server_cpu_share'], '.2f'):>15}",
+            f"  {'other processes, cores':28}{_fmt(o['other_cpu_share'], '.2f'):>15}"
+            f"{_fmt(w['other_cpu_share'], '.2f'):>15}",
             f"  counts agree: {site['agreement']['counts_agree']} (site {site['agreement']['site_pages']}, ours "
             f"{site['agreement']['ours_responses']}, wget {site['agreement']['wget_response_records']})"
             + (f"; URL sets agree: {site['agreement']['url_sets_agree']}" if "url_sets_agree" in site["agreement"]
@@ -681,6 +687,7 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, default=None, help="also append the JSON line to this file")
     parser.add_argument("--timeout", type=float, default=3600, help="per crawl, seconds")
+    parser.add_argument("--label", default="", help="free text recorded in the JSON (e.g. which branch)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.spiders.split(",") if n.strip()]
@@ -706,6 +713,7 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         profile=args.profile,
         timeout=args.timeout,
         wget=args.wget,
+        label=args.label,
     )
     return opts, args
 

@@ -27,17 +27,39 @@ class Measured:
     server_cpu_seconds: float
     """CPU the server spent while the child ran (nginx's /proc counters, before and after)."""
     log_path: Path
+    machine_busy_seconds: float = 0.0
+    """CPU seconds all cores spent busy meanwhile (/proc/stat); minus the child, the server and this
+    harness, what other processes on the machine took from the measurement."""
+    own_cpu_seconds: float = 0.0
+    """This harness's CPU meanwhile (the RSS poller)."""
+
+    @property
+    def other_cpu_seconds(self) -> float:
+        return max(0.0, self.machine_busy_seconds - self.cpu_seconds - self.server_cpu_seconds
+                   - self.own_cpu_seconds)
 
     def tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy so far, summed over every core (user, nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 class PeakRss(threading.Thread):
     """Polls ``/proc/PID/status`` for VmHWM once the child has exec'd (the forked copy still shows our own
     command line; a wrapper such as a pyenv shim may exec more than once, each with a fresh VmHWM)."""
 
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
         super().__init__(name=f"peak-rss-{pid}", daemon=True)
         self.pid = pid
         self.parent_cmdline = Path("/proc/self/cmdline").read_bytes()
@@ -57,15 +79,18 @@ class PeakRss(threading.Thread):
             return
 
     def run(self) -> None:
+        started = time.monotonic()
         while not self.done.is_set():
             self.sample()
-            self.done.wait(self.interval)
+            # Often at first, so a short run still gets samples; then rarely, so polling costs nothing.
+            self.done.wait(0.01 if time.monotonic() - started < 1 else self.interval)
 
 
 def run_measured(argv: list[str], log_path: Path, cwd: Path | None = None, env: dict[str, str] | None = None,
                  timeout: float = 3600, server_cpu: Callable[[], float] | None = None) -> Measured:
     """Run ``argv`` to completion with stdout and stderr in ``log_path``; kill it past ``timeout`` seconds."""
     server_before = server_cpu() if server_cpu else 0.0
+    busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
     with log_path.open("wb") as log:
         started = time.monotonic()
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -88,6 +113,7 @@ def run_measured(argv: list[str], log_path: Path, cwd: Path | None = None, env: 
     # Popen must not wait for a child already reaped.
     process.returncode = os.waitstatus_to_exitcode(status)
     server_after = server_cpu() if server_cpu else 0.0
+    busy, own = machine_busy_seconds() - busy_before, _own_cpu_seconds() - own_before
     return Measured(
         argv=argv,
         returncode=process.returncode,
@@ -96,4 +122,6 @@ def run_measured(argv: list[str], log_path: Path, cwd: Path | None = None, env: 
         peak_rss_bytes=watcher.peak,
         server_cpu_seconds=server_after - server_before,
         log_path=log_path,
+        machine_busy_seconds=busy,
+        own_cpu_seconds=own,
     )
