@@ -80,7 +80,8 @@ class Options:
     warc: str
     server_seconds: float
     extra_settings: dict[str, str]
-    profile: bool
+    profile: str
+    """'' (none), 'py-spy' (sampling, barely slows the crawl) or 'cprofile' (deterministic, slows it)."""
     timeout: float
     wget: str
     label: str
@@ -191,7 +192,10 @@ def crawl_settings(opts: Options, bench: SpiderBench, static: StaticSite, data_d
 
 def scrapy_argv(opts: Options, spider: str, settings: dict[str, str], profile_to: Path | None = None) -> list[str]:
     argv = [opts.python]
-    if profile_to is not None:
+    if profile_to is not None and profile_to.suffix == ".raw":
+        py_spy = shutil.which("py-spy") or str(Path(opts.python).parent / "py-spy")
+        argv = [py_spy, "record", "--rate", "50", "--format", "raw", "--output", str(profile_to), "--", *argv]
+    elif profile_to is not None:
         argv += ["-m", "cProfile", "-o", str(profile_to)]
     argv += ["-m", "scrapy", "crawl", spider]
     for name, value in settings.items():
@@ -349,6 +353,37 @@ def target(value: float | None, goal: float, higher_is_better: bool = True) -> d
     return {"target": goal, "value": value, "met": met}
 
 
+def _short(frame: str) -> str:
+    frame = re.sub(r"\(/[^()]*?/(site-packages|lib/python3\.\d+)/", "(", frame)
+    return re.sub(r"\(/[^()]*?/((?:crawler|archive|tests)/)", r"(\1", frame)
+
+
+def sampled_top(path: Path, limit: int = 25) -> tuple[list[dict[str, Any]], str]:
+    """Own and inclusive shares of py-spy's collapsed stacks (``frame;frame;… count`` per line)."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [_short(f) for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    total = total or 1
+    rows = [{"function": f, "own_share": round(n / total, 3),
+             "inclusive_share": round(inclusive[f] / total, 3)}
+            for f, n in sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:limit]]
+    text = [f"{total} samples", "--- own time"]
+    text += [f"{100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:40]]
+    text.append("--- inclusive")
+    text += [f"{100 * n / total:5.1f}%  {f}" for f, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:80]]
+    return rows, "\n".join(text)
+
+
 def profile_top(path: Path, limit: int = 25) -> tuple[list[dict[str, Any]], str]:
     """The hottest functions of a cProfile dump, by own time; and the text report (own and cumulative)."""
     stats = pstats.Stats(str(path))
@@ -496,12 +531,13 @@ def bench_site(opts: Options, run_: SiteRun, big_run: SiteRun | None, nginx: Ngi
             progress(f"  {swept['pages_per_s']:.0f} pages/s")
 
     if opts.profile:
-        prof = opts.workdir / f"profile-{bench.spider}.prof"
-        progress(f"{bench.spider}: one crawl under cProfile -> {prof}")
+        prof = opts.workdir / f"profile-{bench.spider}.{'raw' if opts.profile == 'py-spy' else 'prof'}"
+        progress(f"{bench.spider}: one crawl under {opts.profile} -> {prof}")
         profiled = crawl_ours(opts, run_, nginx, "profile", opts.concurrency, warc_on, profile_to=prof)
-        top, text = profile_top(prof)
+        top, text = sampled_top(prof) if opts.profile == "py-spy" else profile_top(prof)
         (opts.workdir / f"profile-{bench.spider}.txt").write_text(text)
-        site["profile"] = {"path": str(prof), "pages_per_s_under_profiler": profiled["pages_per_s"],
+        site["profile"] = {"tool": opts.profile, "path": str(prof),
+                           "pages_per_s_under_profiler": profiled["pages_per_s"],
                            "top_own_time": top[:15]}
 
     site["targets"] = {
@@ -678,7 +714,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
                         help="WARC capture in our crawl: auto = on when crawler/middlewares/warc.py exists")
     parser.add_argument("--set", "-s", dest="settings", type=_setting, action="append", default=[],
                         metavar="NAME=VALUE", help="extra -s override for our crawls (repeatable)")
-    parser.add_argument("--profile", action="store_true", help="also one crawl under cProfile; top functions")
+    parser.add_argument("--profile", nargs="?", const="auto", default="", choices=("auto", "py-spy", "cprofile"),
+                        help="also one crawl under a profiler (auto: py-spy when installed, else cProfile)")
     parser.add_argument("--server-seconds", type=float, default=None, help="duration of the server test (5)")
     parser.add_argument("--project", type=Path, default=ROOT, help="the checkout whose crawler is measured")
     parser.add_argument("--python", default=sys.executable, help="interpreter for scrapy (default: this one)")
@@ -710,7 +747,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         warc=args.warc,
         server_seconds=args.server_seconds or (1.0 if args.quick else 5.0),
         extra_settings=dict(args.settings),
-        profile=args.profile,
+        profile=("py-spy" if shutil.which("py-spy") or (Path(args.python).parent / "py-spy").exists()
+                 else "cprofile") if args.profile == "auto" else args.profile,
         timeout=args.timeout,
         wget=args.wget,
         label=args.label,
