@@ -248,6 +248,9 @@ def _rates(measured: Measured, pages: int) -> dict[str, Any]:
         "wall_s": round(wall, 3),
         "pages_per_s": round(pages / wall, 1) if wall else 0.0,
         "cpu_s": round(cpu, 3),
+        "sys_share_of_cpu": round(measured.sys_seconds / cpu, 3) if cpu else 0.0,
+        # Wall time the process was off the CPU (fsync, waiting for sockets or for a core): 1 - cpu/wall.
+        "off_cpu_share": round(max(0.0, 1 - cpu / wall), 3) if wall else 0.0,
         "cpu_s_per_1k_pages": round(1000 * cpu / pages, 3) if pages else 0.0,
         "pages_per_cpu_s": round(pages / cpu, 1) if cpu else 0.0,
         "peak_rss_mb": round(measured.peak_rss_bytes / MB, 1),

@@ -21,6 +21,7 @@ class Measured:
     wall_seconds: float
     cpu_seconds: float
     """user + sys of the child (and of any children it waited for)."""
+    sys_seconds: float
     peak_rss_bytes: int
     """The child's VmHWM, polled: ``wait4``'s ru_maxrss is no use here, as Linux folds the RSS of the
     forked copy of this (large) process into it, so even ``/bin/true`` would show the harness's size."""
@@ -119,6 +120,7 @@ def run_measured(argv: list[str], log_path: Path, cwd: Path | None = None, env: 
         returncode=process.returncode,
         wall_seconds=wall,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
+        sys_seconds=usage.ru_stime,
         peak_rss_bytes=watcher.peak,
         server_cpu_seconds=server_after - server_before,
         log_path=log_path,
