@@ -224,6 +224,12 @@ def crawl_ours(opts: Options, run: SiteRun, nginx: NginxServer, label: str, conc
     summary = _run_summary(data_dir)
     stats = _log_stats(measured.log_path.read_text(errors="replace"))
     pages = int(summary.get("pages_fetched") or stats.get("response_received_count") or 0)
+    errors = summary.get("errors_by_reason") or {}
+    if pages != run.static.pages or errors:
+        # A crawl that met errors or missed pages measured something else: no figure is better than a wrong one.
+        raise RuntimeError(f"scrapy crawl {run.bench.spider} fetched {pages} responses of the site's "
+                           f"{run.static.pages} pages, errors {errors}; log {measured.log_path}, nginx log "
+                           f"{nginx.workdir / 'error.log'}")
     figures = _rates(measured, pages)
     figures.update(
         items=int(summary.get("new_items") or stats.get("item_scraped_count") or 0),
@@ -278,6 +284,9 @@ def crawl_wget(opts: Options, run: SiteRun, nginx: NginxServer, label: str) -> d
     if measured.returncode not in (0, 8):
         raise RuntimeError(f"wget exited {measured.returncode}; see {out / 'wget.log'}")
     counted = count_records(out)
+    if set(counted.statuses) - {"200"}:
+        raise RuntimeError(f"wget met answers other than 200: {dict(counted.statuses)}; see {out / 'wget.log'} "
+                           f"and {nginx.workdir / 'error.log'}")
     figures = _rates(measured, counted.responses)
     size = counted.bytes
     figures.update(

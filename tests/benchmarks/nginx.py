@@ -67,8 +67,8 @@ http {{
   tcp_nodelay on;
   keepalive_timeout 120s;
   keepalive_requests 1000000;
-  open_file_cache max=200000 inactive=600s;
-  open_file_cache_valid 600s;
+  # No open_file_cache: on a 50,000-page site it holds a descriptor per page and nginx runs out of them
+  # (EMFILE, answered as 500); the page cache already keeps the files in memory.
   client_body_temp_path {workdir}/tmp;
   proxy_temp_path {workdir}/tmp;
   fastcgi_temp_path {workdir}/tmp;
