@@ -19,26 +19,6 @@ from crawler.processors import tsv_row
 LAYOUTS = ("daily", "per-post")
 
 
-def append_whole(path: Path, data: bytes, fsync: bool) -> None:
-    """Append ``data`` to ``path`` entirely or not at all: on failure the file is cut back."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        start = os.fstat(fd).st_size
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if fsync:
-                os.fsync(fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
-            raise OutputError(exc.errno or errno.EIO, f"cannot write {path}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
-
-
 def replace_whole(path: Path, data: bytes, fsync: bool) -> None:
     """Write ``path`` as a whole new file: written beside it, then renamed over it."""
     partial = path.with_name(path.name + ".part")
@@ -69,6 +49,11 @@ class TsvWriterPipeline:
         self.part = part
         """Distributed crawling: the worker id naming this worker's daily part file; empty otherwise."""
         self.rows_written = 0
+        self.fds: dict[Path, int] = {}
+        """Daily files kept open for appending."""
+        self.sync_with_state = False
+        """fsync before the crawl state commits its marks, instead of after every row (same guarantee:
+        no record is marked emitted before its row is durable)."""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TsvWriterPipeline:
@@ -88,7 +73,50 @@ class TsvWriterPipeline:
         )
         pipeline.stats = crawler.stats
         pipeline.crawler = crawler
+        if pipeline.fsync:
+            from crawler.state import state_for
+
+            state = state_for(crawler)
+            add_hook = getattr(state, "add_commit_hook", None)
+            if add_hook is not None:
+                add_hook(pipeline.sync)
+                pipeline.sync_with_state = True
         return pipeline
+
+    def sync(self) -> None:
+        """Make every row written so far durable."""
+        for path, fd in self.fds.items():
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise OutputError(exc.errno or errno.EIO, f"cannot sync {path}: {exc.strerror}") from exc
+
+    def close_spider(self) -> None:
+        try:
+            if self.fsync:
+                self.sync()
+        finally:
+            for fd in self.fds.values():
+                os.close(fd)
+            self.fds.clear()
+
+    def _append(self, path: Path, data: bytes) -> None:
+        """Append ``data`` whole or not at all (on failure the file is cut back)."""
+        fd = self.fds.get(path)
+        if fd is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = self.fds[path] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if self.fsync and not self.sync_with_state:
+                os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise OutputError(exc.errno or errno.EIO, f"cannot write {path}: {exc.strerror}") from exc
 
     stats: Any = None
 
@@ -109,11 +137,11 @@ class TsvWriterPipeline:
         path = self.path_for(str(adapter.get(item.tsv_key)))
         data = (row if self.layout == "per-post" else row + "\n").encode("utf-8")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if self.layout == "per-post":
+                path.parent.mkdir(parents=True, exist_ok=True)
                 replace_whole(path, data, self.fsync)
             else:
-                append_whole(path, data, self.fsync)
+                self._append(path, data)
         except OSError as exc:
             error = exc if isinstance(exc, OutputError) else OutputError(exc.errno or errno.EIO, f"{path}: {exc}")
             if self.crawler is not None:

@@ -6,7 +6,7 @@ import errno
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class SqliteState:
         """Insertion-ordered: versions keep the order they were emitted in."""
         self._checkpoints: dict[str, int] = {}
         self._since = time.monotonic()
+        self._commit_hooks: list[Callable[[], None]] = []
         with _writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -124,6 +125,10 @@ class SqliteState:
             self._checkpoints[source] = max(offset, self._checkpoints.get(source, 0))
             self._maybe_commit()
 
+    def add_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before each group is written (the TSV writer fsyncs its files there)."""
+        self._commit_hooks.append(hook)
+
     def flush(self) -> None:
         """Write every remembered change now."""
         with self._lock:
@@ -138,6 +143,8 @@ class SqliteState:
         self._since = time.monotonic()
         if not (self._threads or self._emitted or self._checkpoints):
             return
+        for hook in self._commit_hooks:
+            hook()
         with _writing(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
