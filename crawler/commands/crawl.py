@@ -27,6 +27,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if summary["errors_by_reason"]:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(summary["errors_by_reason"].items()))
         lines.append(f"  errors: {errors}")
+    if summary.get("pages_dropped_by_reason"):
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(summary["pages_dropped_by_reason"].items()))
+        lines.append(f"  pages dropped: {dropped}")
     return lines
 
 

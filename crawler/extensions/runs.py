@@ -73,16 +73,19 @@ def outcome(finish_reason: str | None, stats: dict[str, Any]) -> ExitCode:
     return ExitCode.FAILED
 
 
+def dropped_pages(stats: dict[str, Any]) -> dict[str, int]:
+    """Pages a spider skipped or dropped, by reason (slide pages, pages without a body, ...)."""
+    return {key.split("/dropped/", 1)[1]: value for key, value in stats.items() if "/dropped/" in key}
+
+
 def error_reasons(stats: dict[str, Any]) -> dict[str, int]:
-    """Errors of a run by reason: failed downloads, HTTP errors, dropped pages, failed items."""
+    """Errors of a run by reason: failed downloads, HTTP errors, logged errors."""
     reasons: dict[str, int] = {}
     for key, value in stats.items():
         if key.startswith("downloader/exception_type_count/"):
             reasons[key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
         elif key.startswith("downloader/response_status_count/") and int(key.rsplit("/", 1)[1]) >= 400:
             reasons[f"HTTP {key.rsplit('/', 1)[1]}"] = value
-        elif "/dropped/" in key:
-            reasons[key.split("/dropped/", 1)[1]] = value
         elif key == "log_count/ERROR":
             reasons["logged errors"] = value
     return reasons
@@ -174,6 +177,7 @@ class RunsExtension:
             "requests": stats.get("downloader/request_count", 0),
             "bytes_received": stats.get("downloader/response_bytes", 0),
             "errors_by_reason": error_reasons(stats),
+            "pages_dropped_by_reason": dropped_pages(stats),
             "blocked_by": stats.get("run/blocked_by"),
             "warc_records": stats.get("warc/records", 0),
         }
