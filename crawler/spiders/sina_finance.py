@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -71,8 +71,24 @@ class SinaFinanceSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        self.caught_up: dict[str, bool] = {}
+        """Lists an earlier run paged to the end and finished cleanly: this run may stop at a page with
+        nothing new. A run killed before that leaves the flag cleared, so the next one pages to the end."""
+        self.paged_to_end: set[str] = set()
+        self.unexpected_drops = 0
+        self.crawler.signals.connect(self.closed_cleanly, signal=signals.spider_closed)
         for key in self.lists:
+            if self.incremental:
+                flag = f"sina/paged_to_end/{key}"
+                self.caught_up[key] = self.state.flag(flag) is not None
+                self.state.set_flag(flag, None)
             yield self.roll_request(key, 1)
+
+    def closed_cleanly(self, spider: Spider, reason: str) -> None:
+        if not self.incremental or reason != "finished" or self.unexpected_drops:
+            return
+        for key in self.paged_to_end:
+            self.state.set_flag(f"sina/paged_to_end/{key}", "1")
 
     def roll_request(self, key: str, page: int) -> Request:
         pageid, lid = key.split(":")
@@ -105,9 +121,11 @@ class SinaFinanceSpider(Spider):
                 cb_kwargs={"entry": entry, "key": key},
             )
         more = listing.total is None or page * self.page_size < listing.total
-        if self.incremental and listing.entries and not fresh:
+        if self.incremental and listing.entries and not fresh and self.caught_up.get(key):
             self.logger.info("roll list %s page %d holds nothing new: paging stops", key, page)
             more = False
+        if not (listing.entries and more):
+            self.paged_to_end.add(key)
         if listing.entries and more and (self.max_pages == 0 or page < self.max_pages):
             yield self.roll_request(key, page + 1)
 
@@ -141,4 +159,6 @@ class SinaFinanceSpider(Spider):
 
     def drop(self, reason: str, url: str, detail: str, level: int = logging.WARNING) -> None:
         self.inc(f"sina/dropped/{reason}")
+        if reason not in _EXPECTED_SKIPS:
+            self.unexpected_drops += 1
         self.logger.log(level, "Dropped %s (%s): %s", url, reason, detail)

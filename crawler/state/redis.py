@@ -236,6 +236,18 @@ class RedisState:
             raw = self.client.hget(self.key("checkpoints"), self._source(source))
         return int(raw) if raw is not None else 0
 
+    def flag(self, name: str) -> str | None:
+        with self.talking():
+            raw = self.client.hget(self.key("flags"), name)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def set_flag(self, name: str, value: str | None) -> None:
+        with self.talking():
+            if value is None:
+                self.client.hdel(self.key("flags"), name)
+            else:
+                self.client.hset(self.key("flags"), name, value)
+
     # --- shared helpers -----------------------------------------------------------------------------------
     def digest_index(self, make: Callable[..., Any] = Original) -> RedisDigestIndex:
         """The WARC payload-digest index of every worker (``archive.digests.DigestIndex``'s methods)."""

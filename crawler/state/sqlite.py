@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS emitted (
 );
 CREATE INDEX IF NOT EXISTS emitted_version ON emitted (kind, version);
 CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -124,6 +125,19 @@ class SqliteState:
         with self._lock:
             self._checkpoints[source] = max(offset, self._checkpoints.get(source, 0))
             self._maybe_commit()
+
+    def flag(self, name: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_flag(self, name: str, value: str | None) -> None:
+        """Written at once (flags are rare): a small fact that must survive the run, e.g. a list paged to its end."""
+        with self._lock, _writing(self.path):
+            if value is None:
+                self._db.execute("DELETE FROM flags WHERE name = ?", (name,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO flags (name, value) VALUES (?, ?)", (name, value))
 
     def add_commit_hook(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` before each group is written (the TSV writer fsyncs its files there)."""
