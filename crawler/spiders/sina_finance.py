@@ -49,6 +49,14 @@ class SinaFinanceSpider(Spider):
     referer: str = "https://finance.sina.com.cn/"
     incremental: bool = True
     record_types = (Article,)
+    caught_up: dict[str, bool]
+    paged_to_end: set[str]
+    unexpected_drops: int = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.caught_up = {}
+        self.paged_to_end = set()
 
     @property
     def state(self) -> CrawlState:
@@ -71,11 +79,8 @@ class SinaFinanceSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        self.caught_up: dict[str, bool] = {}
-        """Lists an earlier run paged to the end and finished cleanly: this run may stop at a page with
-        nothing new. A run killed before that leaves the flag cleared, so the next one pages to the end."""
-        self.paged_to_end: set[str] = set()
-        self.unexpected_drops = 0
+        # caught_up: lists an earlier run paged to the end and finished cleanly, so this run may stop at a
+        # page with nothing new. A run killed before that leaves the flag cleared: the next pages to the end.
         self.crawler.signals.connect(self.closed_cleanly, signal=signals.spider_closed)
         for key in self.lists:
             if self.incremental:
