@@ -112,12 +112,12 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _first_line(argv: list[str]) -> str | None:
+def _first_line(argv: list[str], any_status: bool = False) -> str | None:
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    text = (out.stdout or out.stderr).strip() if out.returncode == 0 else ""
+    text = (out.stdout or out.stderr).strip() if out.returncode == 0 or any_status else ""
     return text.splitlines()[0] if text else None
 
 
@@ -145,7 +145,7 @@ def machine(project: Path) -> dict[str, Any]:
         "warcio": _version("warcio"),
         "nginx": _first_line(["/usr/sbin/nginx", "-v"]),
         "wget": _first_line(["wget", "--version"]),
-        "wrk": (_first_line(["wrk", "-v"]) or "").split(" [")[0] or None,
+        "wrk": (_first_line(["wrk", "-v"], any_status=True) or "").split(" [")[0] or None,
         "project": str(project),
         "project_commit": commit,
     }
@@ -470,6 +470,8 @@ def bench_site(opts: Options, run_: SiteRun, big_run: SiteRun | None, nginx: Ngi
     if warc_on:
         ours_count = count_records(Path(last_ours["warc_dir"]))
         ours_urls = set(ours_count.response_urls)
+        if not bench.wget_reads_robots:
+            ours_urls.discard(static.url("/robots.txt"))
         agreement.update(
             ours_warc_response_records=ours_count.responses,
             ours_warc_records=dict(ours_count.records),
