@@ -319,6 +319,12 @@ def reextraction(opts: Options, run: SiteRun, warc_dir: Path | None, label: str)
     if iterated.returncode:
         raise RuntimeError(f"warcio iteration failed:\n{iterated.tail()}")
     result["iteration"] = {**_rates(iterated, counted.responses), "records": sum(counted.records.values())}
+    # Informational, not the baseline: iteration plus an lxml parse of each HTML page.
+    with_parse = run_measured([opts.python, "-m", "tests.benchmarks.warcs", "iterate", str(warc_dir), "--parse"],
+                              out / "iterate-parse.log", cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              timeout=opts.timeout)
+    if with_parse.returncode == 0:
+        result["iteration_with_lxml_parse"] = _rates(with_parse, counted.responses)
     if not replay_available(opts.project):
         result["replay"] = "not yet available: the project does not read REPLAY_WARC"
         return result
@@ -509,6 +515,11 @@ def bench_site(opts: Options, run_: SiteRun, big_run: SiteRun | None, nginx: Ngi
         _ratio(replay["pages_per_s"], iteration["pages_per_s"])
         if isinstance(replay, dict) and iteration else None
     )
+    parse_floor = site["reextraction"].get("iteration_with_lxml_parse")
+    site["ratios"]["reextraction_over_iteration_with_parse"] = (
+        _ratio(replay["pages_per_s"], parse_floor["pages_per_s"]) if isinstance(replay, dict) and parse_floor
+        else None
+    )
     progress(f"  replay: {replay if isinstance(replay, str) else str(replay['pages_per_s']) + ' pages/s'}")
 
     if big_run is not None:
@@ -680,6 +691,9 @@ def table(report: dict[str, Any]) -> str:
         it = rx.get("iteration") or rx.get("iteration_of_wget_warc")
         which = "our WARC" if rx.get("iteration") else "wget's WARC"
         lines.append(f"  warcio iteration of {which}: {_fmt(it['pages_per_s'] if it else None)} pages/s")
+        if rx.get("iteration_with_lxml_parse"):
+            lines.append(f"  warcio iteration + lxml parse of each page: "
+                         f"{_fmt(rx['iteration_with_lxml_parse']['pages_per_s'])} pages/s")
         replay = rx["replay"]
         lines.append("  re-extraction: " + (replay if isinstance(replay, str) else
                                              f"{replay['pages_per_s']:,.1f} pages/s, "
