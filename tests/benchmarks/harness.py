@@ -730,7 +730,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
                         help="site size: forum threads (Sina: articles); default about 10,000 pages")
     parser.add_argument("--big-threads", "--big-size", dest="big_size", type=int, default=None,
                         help="the large site for memory growth (default about 50,000 pages; 0 skips it)")
-    parser.add_argument("--big-reps", type=int, default=None, help="repetitions on the large site (default --reps)")
+    parser.add_argument("--big-reps", type=int, default=1,
+                        help="repetitions on the large site (default 1: a 50k-page crawl takes about 17 minutes)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions; figures are medians (default 3)")
     parser.add_argument("--quick", action="store_true", help="a tiny site once, for the smoke test")
     parser.add_argument("--spiders", default=",".join(DEFAULT_SPIDERS),
@@ -769,7 +770,7 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         quick=args.quick,
         size=args.size,
         big_size=args.big_size,
-        big_reps=max(1, args.big_reps if args.big_reps is not None else reps),
+        big_reps=max(1, args.big_reps),
         concurrency=args.concurrency,
         sweep=args.sweep,
         warc=args.warc,
