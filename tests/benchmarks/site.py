@@ -192,6 +192,7 @@ def sina_site(static: StaticSite, articles: int, seed: int = 51) -> None:
     static.add("/robots.txt", Response(200, b"User-agent: *\nDisallow:\n", [("Content-Type", "text/plain")]))
     pageid, lid = SINA_LIST
     pages = max(1, (articles + SINA_PAGE_SIZE - 1) // SINA_PAGE_SIZE)
-    static.render(site, (f"{SINA_ROLL.path}?pageid={pageid}&lid={lid}&num={SINA_PAGE_SIZE}&page={n}"
+    # The query exactly as crawler.pages.sina.roll_url writes it, so wget fetches the very same URLs.
+    static.render(site, (f"{SINA_ROLL.path}?pageid={pageid}&lid={lid}&k=&num={SINA_PAGE_SIZE}&page={n}"
                          for n in range(1, pages + 1)))
     static.render(site, (a.path for a in site.articles if a.path))

@@ -55,6 +55,10 @@ def test_quick_run_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFi
         assert agreement["url_sets_agree"], (agreement["only_ours"], agreement["only_wget"])
         assert site["ours"]["warc_bytes_per_page"] > 0
 
+    for name, other in report["sites"].items():  # Sina too, once its replica is in the checkout
+        assert other["agreement"]["counts_agree"], (name, other["agreement"])
+        assert other["ratios"]["ours_over_wget_pages_per_s"] > 0, name
+
     for side in ("ours", "wget"):
         assert site[side]["pages_per_s"] > 0
         assert site[side]["cpu_s"] > 0
