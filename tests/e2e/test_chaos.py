@@ -29,26 +29,31 @@ class Slow:
         return None
 
 
+def kill_runs(spider: str, settings: dict[str, str], rng: random.Random) -> tuple[int, int]:
+    """Start ``scrapy crawl SPIDER`` again and again, SIGKILL each at a random moment; (kills, attempts)."""
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider]
+    for name, value in {**FAST, "CONCURRENT_REQUESTS_PER_DOMAIN": "4", "LOG_LEVEL": "WARNING", **settings}.items():
+        cmd += ["-s", f"{name}={value}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    kills = attempts = 0
+    while kills < KILLS and attempts < 4 * KILLS:
+        attempts += 1
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    return kills, attempts
+
+
 def test_kill_9_twenty_times_then_finish(tmp_path: Path) -> None:
     board = generated_board(forums=2, threads_per_forum=15, max_posts=60, seed=7)
     expected = sorted(str(p.pid) for t in board.threads.values() for p in t.posts)
     rng = random.Random(20261123)
     with serving(Replica([Slow(0.03), DiscuzSite(board)])) as server:
-        settings = {**FAST, "CREDIT51_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path),
-                    "CONCURRENT_REQUESTS_PER_DOMAIN": "4", "LOG_LEVEL": "WARNING"}
-        cmd = [sys.executable, "-m", "scrapy", "crawl", "51credit"]
-        for name, value in settings.items():
-            cmd += ["-s", f"{name}={value}"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        kills = attempts = 0
-        while kills < KILLS and attempts < 4 * KILLS:
-            attempts += 1
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.3, 2.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
+        settings = {"CREDIT51_BASE_URL": server.base_url, "DATA_DIR": str(tmp_path)}
+        kills, attempts = kill_runs("51credit", settings, rng)
         final = crawl("51credit", tmp_path, {"CREDIT51_BASE_URL": server.base_url})
     assert final.returncode == 0, final.stderr[-3000:]
     assert kills == KILLS, f"only {kills} of {attempts} runs were still going when killed"
@@ -78,21 +83,7 @@ def test_sina_kill_9_twenty_times_then_finish(tmp_path: Path) -> None:
     rng = random.Random(1123)
     with serving(Replica([Slow(0.03), site])) as server:
         api = server.base_url + "api/roll/get"
-        settings = {**FAST, "SINA_ROLL_API_URL": api, "DATA_DIR": str(tmp_path),
-                    "CONCURRENT_REQUESTS_PER_DOMAIN": "4", "LOG_LEVEL": "WARNING"}
-        cmd = [sys.executable, "-m", "scrapy", "crawl", "sina_finance"]
-        for name, value in settings.items():
-            cmd += ["-s", f"{name}={value}"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        kills = attempts = 0
-        while kills < KILLS and attempts < 4 * KILLS:
-            attempts += 1
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.3, 2.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
+        kills, attempts = kill_runs("sina_finance", {"SINA_ROLL_API_URL": api, "DATA_DIR": str(tmp_path)}, rng)
         # Incremental paging stops at a page with nothing new; a final full pass makes sure none was skipped.
         final = crawl("sina_finance", tmp_path, {"SINA_ROLL_API_URL": api})
     assert final.returncode == 0, final.stderr[-3000:]
